@@ -1,0 +1,19 @@
+/** Scopes we understand and the ID token / userinfo claims each one releases. */
+export const claimsByScope = {
+  openid: ['sub'],
+  profile: ['preferred_username', 'name'],
+  email: ['email', 'email_verified'],
+} as const;
+
+/** Human text shown on the consent page. */
+export const scopeDescriptions: Record<string, string> = {
+  openid: 'Know who you are (your account identifier)',
+  profile: 'See your name and username',
+  email: 'See your email address',
+  offline_access: 'Stay signed in to this app (keep access while you are away)',
+  'api:read': 'Read data from the API on your behalf',
+  'api:write': 'Change data through the API on your behalf',
+};
+
+/** The scope our own admin API requires; only client_credentials tokens carry it. */
+export const adminScope = 'admin';

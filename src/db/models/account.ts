@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import { Schema, type Connection, type Model } from 'mongoose';
+
+export interface AccountRecord {
+  _id: string;
+  username: string;
+  passwordHash: string;
+  name?: string;
+  email?: string;
+  emailVerified: boolean;
+  disabled: boolean;
+  /** Tokens issued before this instant are dead (admin revocation); compared with a JWT's iat. */
+  tokensValidAfter?: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const accountSchema = new Schema<AccountRecord>(
+  {
+    // The `sub` claim: a random id, never the username, so a rename does not change identity.
+    _id: { type: String, default: () => randomUUID() },
+    username: { type: String, required: true, unique: true, trim: true, maxlength: 128 },
+    passwordHash: { type: String, required: true },
+    name: { type: String, maxlength: 256 },
+    email: { type: String, maxlength: 320, lowercase: true, trim: true },
+    emailVerified: { type: Boolean, default: false },
+    disabled: { type: Boolean, default: false },
+    tokensValidAfter: { type: Date },
+  },
+  { timestamps: true, versionKey: false, collection: 'accounts' },
+);
+
+export type AccountModel = Model<AccountRecord>;
+
+export function accountModel(connection: Connection): AccountModel {
+  return (connection.models.Account as AccountModel | undefined) ?? connection.model<AccountRecord>('Account', accountSchema);
+}

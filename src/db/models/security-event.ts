@@ -1,0 +1,49 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+
+export const SECURITY_EVENT_TYPES = [
+  'refresh_token.reuse_detected',
+  'refresh_token.family_revoked',
+  'refresh_token.grace_retry',
+  'refresh_token.expired_use',
+  'user.revoked',
+  'user.disabled',
+  'grant.revoked',
+] as const;
+
+export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];
+
+/** An audit record. Never holds a token value, only identifiers. */
+export interface SecurityEventRecord {
+  at: Date;
+  type: SecurityEventType;
+  accountId?: string;
+  clientId?: string;
+  grantId?: string;
+  ip?: string;
+  userAgent?: string;
+  detail?: Record<string, unknown>;
+}
+
+const schema = new Schema<SecurityEventRecord>(
+  {
+    at: { type: Date, required: true, default: () => new Date() },
+    type: { type: String, required: true, enum: SECURITY_EVENT_TYPES },
+    accountId: String,
+    clientId: String,
+    grantId: String,
+    ip: String,
+    userAgent: String,
+    detail: { type: Schema.Types.Mixed },
+  },
+  { versionKey: false, collection: 'events' },
+);
+schema.index({ accountId: 1, at: -1 });
+schema.index({ grantId: 1 });
+schema.index({ type: 1, at: -1 });
+
+export type SecurityEventModel = Model<SecurityEventRecord>;
+
+export function securityEventModel(connection: Connection): SecurityEventModel {
+  return (connection.models.SecurityEvent as SecurityEventModel | undefined)
+    ?? connection.model<SecurityEventRecord>('SecurityEvent', schema);
+}

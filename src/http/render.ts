@@ -1,0 +1,19 @@
+import path from 'node:path';
+import ejs from 'ejs';
+import type { Context } from 'koa';
+
+import { viewsDir } from '../config/paths.js';
+
+/** Pages carry no script and only our stylesheet. form-action is left out on purpose:
+ * browsers apply it to the redirects after a submit, which go to the client's origin. */
+const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+export async function renderPage(ctx: Context, view: string, data: Record<string, unknown>): Promise<void> {
+  const html = await ejs.renderFile(path.join(viewsDir, `${view}.ejs`), data, { async: false });
+  ctx.set('Content-Security-Policy', PAGE_CSP);
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'html';
+  ctx.body = html;
+}

@@ -1,0 +1,101 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors, type InteractionResults, type PromptDetail } from 'oidc-provider';
+import { z } from 'zod';
+
+import { scopeDescriptions } from '../../config/claims.js';
+import { defaults } from '../../config/defaults.js';
+import { renderPage } from '../http/render.js';
+import type { Accounts } from '../oidc/accounts.js';
+import { approveConsent } from './consent.js';
+
+const FAILED_LOGIN = 'Invalid username or password.';
+
+/** Only plain strings: `login[$ne]=x` or `{"login":{"$gt":""}}` fails here, never reaches MongoDB. */
+const loginForm = z.object({
+  login: z.string().trim().min(1).max(128),
+  password: z.string().min(1).max(1024),
+});
+
+/** The login and consent pages that oidc-provider sends users to. */
+export function interactionRoutes(provider: Provider, accounts: Accounts): Router {
+  const router = new Router({ prefix: '/interaction' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
+
+  router.use(renderInteractionErrors);
+
+  router.get('/:uid', async (ctx) => {
+    const { uid, prompt, params } = await provider.interactionDetails(ctx.req, ctx.res);
+    const client = await provider.Client.find(String(params.client_id));
+    const clientName = client?.clientName ?? String(params.client_id);
+    if (prompt.name === 'login') return showLogin(ctx, uid, clientName);
+    return renderPage(ctx, 'consent', consentView(uid, clientName, client?.clientUri, prompt));
+  });
+
+  router.post('/:uid/login', form, async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'login') throw new errors.InvalidRequest('this interaction does not expect a login');
+    const client = await provider.Client.find(String(details.params.client_id));
+    const clientName = client?.clientName ?? String(details.params.client_id);
+    const input = loginForm.safeParse(ctx.request.body);
+    if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+
+    const account = await accounts.authenticate(input.data.login, input.data.password);
+    if (!account) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, input.data.login);
+
+    const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'] } };
+    return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  });
+
+  router.post('/:uid/confirm', form, async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.prompt.name !== 'consent') throw new errors.InvalidRequest('this interaction does not expect consent');
+    const consent = await approveConsent(provider, details);
+    return provider.interactionFinished(ctx.req, ctx.res, { consent }, { mergeWithLastSubmission: true });
+  });
+
+  router.post('/:uid/abort', form, async (ctx) => {
+    await provider.interactionDetails(ctx.req, ctx.res);
+    const result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
+    return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  });
+
+  return router;
+}
+
+function showLogin(ctx: Context, uid: string, clientName: string, error?: string, status = 200, login?: string) {
+  ctx.status = status;
+  return renderPage(ctx, 'login', {
+    title: 'Sign in', uid, clientName, error, login,
+    action: `/interaction/${uid}/login`, abortUrl: `/interaction/${uid}/abort`,
+  });
+}
+
+function consentView(uid: string, clientName: string, clientUri: string | undefined, prompt: PromptDetail) {
+  const details = prompt.details as {
+    missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]>;
+  };
+  return {
+    title: 'Authorize', uid, clientName, clientUri,
+    scopes: details.missingOIDCScope ?? [],
+    scopeDescriptions,
+    claims: details.missingOIDCClaims ?? [],
+    resources: Object.entries(details.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
+    action: `/interaction/${uid}/confirm`,
+    denyAction: `/interaction/${uid}/abort`,
+  };
+}
+
+/** An expired or foreign interaction shows our error page, not a stack trace. */
+async function renderInteractionErrors(ctx: Context, next: Next): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  try {
+    await next();
+  } catch (err) {
+    if (!(err instanceof errors.OIDCProviderError)) throw err;
+    ctx.status = err.statusCode;
+    await renderPage(ctx, 'error', { title: 'Something went wrong', error: err.error, errorDescription: err.error_description });
+  }
+}

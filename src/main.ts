@@ -1,0 +1,43 @@
+import { once } from 'node:events';
+import path from 'node:path';
+
+import { loadKeyMaterial } from './config/keys.js';
+import { loadSettings, SettingsError } from './config/settings.js';
+import { connectDatabase } from './db/connection.js';
+import { startMongo } from './db/embedded.js';
+import { seedDevelopment } from './development/seed.js';
+import { createServer } from './server.js';
+
+async function main(): Promise<void> {
+  const settings = loadSettings();
+  const mongo = await startMongo(settings.mongodbUri, {
+    dataDir: path.join(settings.dataDir),
+    dbName: 'oidc',
+    log: (msg: string) => console.warn(msg),
+  });
+  const connection = await connectDatabase(mongo.uri);
+  const keys = await loadKeyMaterial(settings);
+  const { app, store, accounts } = await createServer(settings, keys, connection);
+
+  const server = app.listen(settings.port);
+  await once(server, 'listening');
+  console.log(`OpenID Provider ${settings.issuer} listening on port ${settings.port} (MongoDB: ${mongo.kind})`);
+  console.log(`  discovery: ${settings.issuer}/.well-known/openid-configuration`);
+  if (!settings.production) console.log(await seedDevelopment(store, accounts, settings));
+
+  const shutdown = async () => {
+    server.close();
+    server.closeAllConnections();
+    await connection.close();
+    await mongo.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((err: unknown) => {
+  // Configuration mistakes get one clear line; anything else keeps its stack for the operator.
+  console.error(err instanceof SettingsError ? `configuration error: ${err.message}` : err);
+  process.exit(1);
+});

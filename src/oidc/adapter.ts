@@ -1,0 +1,93 @@
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+
+import { LOOKUP_FIELDS, type ArtifactDoc, type ArtifactStore } from './store.js';
+
+/** Models where a second use of a consumed artifact means a stolen copy (RFC 9700 4.14, 4.1). */
+const REPLAY_REVOKES_GRANT = new Set(['RefreshToken', 'AuthorizationCode']);
+
+/**
+ * oidc-provider's storage contract over MongoDB. Expired records read as absent even
+ * before the TTL monitor deletes them, and consume() is one conditional update so two
+ * requests racing with the same code or refresh token cannot both win.
+ */
+export class MongoAdapter implements Adapter {
+  protected readonly store: ArtifactStore;
+  readonly name: string;
+
+  constructor(store: ArtifactStore, name: string) {
+    this.store = store;
+    this.name = name;
+  }
+
+  protected get collection() {
+    return this.store.collection(this.name);
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const doc: ArtifactDoc = { _id: id, payload: JSON.stringify(payload) };
+    if (expiresIn) doc.expiresAt = new Date(Date.now() + expiresIn * 1000);
+    const record = payload as Record<string, unknown>;
+    for (const field of LOOKUP_FIELDS) {
+      const value = record[field];
+      if (typeof value === 'string') doc[field] = value;
+    }
+    if (typeof payload.rotations === 'number') doc.rotations = payload.rotations;
+    await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.live(await this.collection.findOne({ _id: id }));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.live(await this.collection.findOne({ uid }));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.live(await this.collection.findOne({ userCode }));
+  }
+
+  async consume(id: string): Promise<void> {
+    const result = await this.collection.updateOne(
+      { _id: id, consumedAt: { $exists: false } },
+      { $set: { consumedAt: new Date() } },
+    );
+    if (result.matchedCount === 0) await this.lostConsumeRace(id);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.collection.deleteOne({ _id: id });
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.collection.deleteMany({ grantId });
+  }
+
+  /** Another request consumed it between our read and our write: that is a replay. */
+  protected async lostConsumeRace(id: string): Promise<void> {
+    if (!REPLAY_REVOKES_GRANT.has(this.name)) return;
+    const doc = await this.collection.findOne({ _id: id }, { projection: { grantId: 1 } });
+    if (doc?.grantId) await this.store.revokeGrant(doc.grantId);
+    throw new errors.InvalidGrant(`${this.name === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+  }
+
+  protected isExpired(doc: ArtifactDoc): boolean {
+    return doc.expiresAt !== undefined && doc.expiresAt.getTime() <= Date.now();
+  }
+
+  protected toPayload(doc: ArtifactDoc): AdapterPayload {
+    const payload = JSON.parse(doc.payload) as AdapterPayload;
+    if (doc.consumedAt) payload.consumed = Math.floor(doc.consumedAt.getTime() / 1000);
+    return payload;
+  }
+
+  private live(doc: ArtifactDoc | null): AdapterPayload | undefined {
+    if (!doc || this.isExpired(doc)) return undefined;
+    return this.toPayload(doc);
+  }
+}
+
+/** oidc-provider calls this once per model name. */
+export function adapterFactory(store: ArtifactStore): (name: string) => Adapter {
+  return (name) => new MongoAdapter(store, name);
+}

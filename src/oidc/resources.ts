@@ -1,0 +1,41 @@
+import { errors, type KoaContextWithOIDC, type Client, type ResourceServer } from 'oidc-provider';
+
+import { adminScope } from '../../config/claims.js';
+import { defaults } from '../../config/defaults.js';
+import type { Settings } from '../config/settings.js';
+
+/** The APIs we issue JWT access tokens (RFC 9068) for, keyed by resource indicator. */
+export interface ResourceCatalog {
+  apiAudience: string;
+  adminAudience: string;
+  getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: Client): ResourceServer;
+  defaultResource(ctx: KoaContextWithOIDC, client: Client, oneOf?: readonly string[]): string | readonly string[] | undefined;
+}
+
+export function resourceCatalog(settings: Settings): ResourceCatalog {
+  const apiAudience = settings.apiAudience;
+  const adminAudience = adminApiAudience(settings.issuer);
+  const jwt = { accessTokenFormat: 'jwt' as const, accessTokenTTL: settings.ttl.accessToken, jwt: { sign: { alg: settings.signingAlg } } };
+
+  return {
+    apiAudience,
+    adminAudience,
+    getResourceServerInfo(_ctx, indicator, client) {
+      if (indicator === apiAudience) return { ...jwt, scope: defaults.apiScopes.join(' '), audience: apiAudience };
+      // Only the bootstrapped admin client may ever hold a token for the admin API.
+      if (indicator === adminAudience && client.clientId === settings.admin.clientId) {
+        return { ...jwt, scope: adminScope, audience: adminAudience };
+      }
+      throw new errors.InvalidTarget();
+    },
+    defaultResource(ctx, client, oneOf) {
+      // Lets the admin client ask for `scope=admin` without naming the resource.
+      if (client.clientId === settings.admin.clientId && ctx.oidc.route === 'token') return adminAudience;
+      return oneOf;
+    },
+  };
+}
+
+export function adminApiAudience(issuer: string): string {
+  return `${issuer}/admin`;
+}

@@ -1,0 +1,79 @@
+import type { Collection, Connection } from 'mongoose';
+
+/** One stored oidc-provider artifact. The payload is kept as JSON text because it holds
+ * client-chosen keys (claims requests, resource URLs with dots) that MongoDB field names
+ * cannot always carry; the fields we query by are lifted out and indexed. */
+export interface ArtifactDoc {
+  _id: string;
+  payload: string;
+  expiresAt?: Date;
+  consumedAt?: Date;
+  grantId?: string;
+  uid?: string;
+  userCode?: string;
+  accountId?: string;
+  clientId?: string;
+  sessionUid?: string;
+  /** RefreshToken only: how many rotations precede this token in its family. */
+  rotations?: number;
+  /** RefreshToken only: when the retry grace path re-issued from this token. */
+  graceUsedAt?: Date;
+}
+
+export const LOOKUP_FIELDS = ['grantId', 'uid', 'userCode', 'accountId', 'clientId', 'sessionUid'] as const;
+
+/** Models whose artifacts hang off a grant: revoking the grant deletes them all. */
+export const GRANT_BOUND_MODELS = [
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+] as const;
+
+/** The MongoDB collections behind oidc-provider's models, one per model. */
+export class ArtifactStore {
+  readonly #connection: Connection;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+  }
+
+  collection(model: string): Collection<ArtifactDoc> {
+    return this.#connection.collection<ArtifactDoc>(collectionName(model));
+  }
+
+  /** Creates the indexes every lookup relies on; safe to call on every start. */
+  async ensureIndexes(models: readonly string[]): Promise<void> {
+    for (const model of models) {
+      await this.collection(model).createIndexes([
+        // TTL deletion lags (about a minute on mongod), so reads check expiresAt too.
+        { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 },
+        ...LOOKUP_FIELDS.map((field) => ({ key: { [field]: 1 }, name: `${field}_1`, sparse: true })),
+      ]);
+    }
+  }
+
+  /**
+   * Kills a whole grant: every token, code and request issued under it, then the grant.
+   * Returns how many artifacts were deleted.
+   */
+  async revokeGrant(grantId: string): Promise<number> {
+    const results = await Promise.all([
+      ...GRANT_BOUND_MODELS.map((model) => this.collection(model).deleteMany({ grantId })),
+      this.collection('Grant').deleteOne({ _id: grantId }),
+    ]);
+    return results.reduce((sum, r) => sum + r.deletedCount, 0);
+  }
+}
+
+export const ALL_MODELS = [
+  'Session', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials',
+  'Client', 'InitialAccessToken', 'RegistrationAccessToken', 'Interaction', 'ReplayDetection',
+  'PushedAuthorizationRequest', 'Grant', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
+] as const;
+
+function collectionName(model: string): string {
+  return `oidc_${model.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()}`;
+}

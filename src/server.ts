@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import type { Connection } from 'mongoose';
+import Provider, { type ClientMetadata } from 'oidc-provider';
+
+import type { KeyMaterial } from './config/keys.js';
+import { viewsDir } from './config/paths.js';
+import type { Settings } from './config/settings.js';
+import { accountModel } from './db/models/account.js';
+import { securityEventModel } from './db/models/security-event.js';
+import { errorBoundary } from './http/errors.js';
+import { interactionRoutes } from './interactions/routes.js';
+import { Accounts } from './oidc/accounts.js';
+import { providerConfiguration } from './oidc/configuration.js';
+import { resourceCatalog } from './oidc/resources.js';
+import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
+import { SecurityEvents } from './security/events.js';
+import { adminScope } from '../config/claims.js';
+
+export interface ServerParts {
+  app: Koa;
+  provider: Provider;
+  accounts: Accounts;
+  store: ArtifactStore;
+  events: SecurityEvents;
+}
+
+/** Composes the provider, our pages and the admin API over one database connection. */
+export async function createServer(settings: Settings, keys: KeyMaterial, connection: Connection): Promise<ServerParts> {
+  const store = new ArtifactStore(connection);
+  await store.ensureIndexes(ALL_MODELS);
+  const model = accountModel(connection);
+  await model.createIndexes();
+  const accounts = new Accounts(model, settings.scryptN);
+  const eventModel = securityEventModel(connection);
+  await eventModel.createIndexes();
+  const events = new SecurityEvents(eventModel);
+  const resources = resourceCatalog(settings);
+
+  const provider = new Provider(settings.issuer, providerConfiguration({
+    settings, keys, store, accounts, resources, staticClients: [adminClient(settings)],
+  }));
+  provider.proxy = settings.trustProxy;
+
+  const app = new Koa();
+  app.proxy = settings.trustProxy;
+  // The mounted provider signs its cookies through this app's ctx.cookies.
+  app.keys = keys.cookieKeys;
+  app.use(errorBoundary);
+  app.use(stylesheet());
+  app.use(interactionRoutes(provider, accounts).routes());
+  app.use(mount(provider));
+  return { app, provider, accounts, store, events };
+}
+
+/** The operator's client: client_credentials only, and only the admin scope. */
+function adminClient(settings: Settings): ClientMetadata {
+  return {
+    client_id: settings.admin.clientId,
+    client_secret: settings.admin.clientSecret,
+    client_name: 'Admin API client',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: adminScope,
+  };
+}
+
+function stylesheet(): Koa.Middleware {
+  const file = path.join(viewsDir, 'assets', 'style.css');
+  let css: Promise<string> | undefined;
+  return async (ctx, next) => {
+    if (ctx.path !== '/assets/style.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    css ??= readFile(file, 'utf8');
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = await css;
+  };
+}

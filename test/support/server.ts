@@ -1,0 +1,71 @@
+import { mkdtemp } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+
+import { loadKeyMaterial } from '../../src/config/keys.js';
+import { loadSettings, type Settings } from '../../src/config/settings.js';
+import { connectDatabase } from '../../src/db/connection.js';
+import { createServer, type ServerParts } from '../../src/server.js';
+
+/** Settings every test server uses unless a test overrides them. scrypt's cost is lowered
+ * (still memory-hard) so suites that create many users stay quick. */
+export const TEST_ENV = { NODE_ENV: 'test', SCRYPT_N: String(2 ** 14) } as const;
+
+export interface TestServer extends ServerParts {
+  issuer: string;
+  settings: Settings;
+  mongoUri: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+/** A fresh database name per suite keeps suites independent on one wire server. */
+export function freshDatabaseUri(label: string): string {
+  const uri = new URL(inject('mongoUri'));
+  uri.pathname = `/t_${label.replace(/\W/g, '_')}_${randomBytes(3).toString('hex')}`;
+  return uri.toString();
+}
+
+export async function freePort(): Promise<number> {
+  const probe: Server = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+export interface StartOptions {
+  mongoUri?: string;
+  dataDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+}
+
+/** Starts the real server in this process on a real port over a real MongoDB. */
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
+  const port = options.port ?? (await freePort());
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'oidc-test-')));
+  const mongoUri = options.mongoUri ?? freshDatabaseUri('suite');
+  const settings = loadSettings({ ...TEST_ENV, PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, MONGODB_URI: mongoUri, ...options.env });
+  const connection = await connectDatabase(mongoUri);
+  const keys = await loadKeyMaterial(settings);
+  const parts = await createServer(settings, keys, connection);
+  const http = parts.app.listen(port, '127.0.0.1');
+  await new Promise<void>((resolve) => http.once('listening', resolve));
+  return {
+    ...parts,
+    issuer: settings.issuer,
+    settings,
+    mongoUri,
+    dataDir,
+    async close() {
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+      await connection.close();
+    },
+  };
+}

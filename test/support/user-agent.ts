@@ -1,0 +1,63 @@
+/**
+ * A minimal browser over real HTTP: keeps cookies per origin, follows redirects by hand
+ * and submits our login and consent forms, so protocol tests can sign a user in without
+ * Chromium (the browser suite covers the pages themselves).
+ */
+export class UserAgent {
+  readonly cookies = new Map<string, string>();
+
+  async request(url: string | URL, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
+    const target = new URL(url);
+    const headers: Record<string, string> = { accept: 'text/html' };
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (cookie) headers.cookie = cookie;
+    let body: string | undefined;
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    }
+    const res = await fetch(target, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) this.store(line);
+    return res;
+  }
+
+  /** Follows redirects until one leaves the server (to `stopAt`) or a page is shown. */
+  async follow(url: string | URL, stopAt: string, init: { method?: string; form?: Record<string, string> } = {}): Promise<{ url: string; res: Response }> {
+    let res = await this.request(url, init);
+    let current = new URL(url).href;
+    for (let hops = 0; hops < 10 && res.status >= 300 && res.status < 400; hops += 1) {
+      current = new URL(res.headers.get('location')!, current).href;
+      if (current.startsWith(stopAt)) return { url: current, res };
+      res = await this.request(current);
+    }
+    return { url: current, res };
+  }
+
+  /** Runs the whole authorization request: login (if asked), consent (if asked); returns the callback URL. */
+  async authorize(authorizationUrl: string | URL, redirectUri: string, login?: { username: string; password: string }): Promise<string> {
+    let step = await this.follow(authorizationUrl, redirectUri);
+    for (let pages = 0; pages < 4 && !step.url.startsWith(redirectUri); pages += 1) {
+      const html = await step.res.text();
+      const uid = /\/interaction\/([\w-]+)\//.exec(html)?.[1];
+      if (!uid) throw new Error(`unexpected page at ${step.url} (${step.res.status}): ${html.slice(0, 300)}`);
+      const origin = new URL(step.url).origin;
+      if (html.includes('name="password"')) {
+        if (!login) throw new Error('login form shown but no credentials given');
+        step = await this.follow(`${origin}/interaction/${uid}/login`, redirectUri, { form: { login: login.username, password: login.password } });
+      } else {
+        step = await this.follow(`${origin}/interaction/${uid}/confirm`, redirectUri, { form: {} });
+      }
+    }
+    if (!step.url.startsWith(redirectUri)) throw new Error(`authorization did not return to the client: ${step.url}`);
+    return step.url;
+  }
+
+  private store(line: string): void {
+    const [pair] = line.split(';');
+    const eq = pair!.indexOf('=');
+    const name = pair!.slice(0, eq).trim();
+    const value = pair!.slice(eq + 1).trim();
+    if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name);
+    else this.cookies.set(name, value);
+  }
+}

@@ -17,7 +17,6 @@ import { providerConfiguration } from './oidc/configuration.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { SecurityEvents } from './security/events.js';
-import { adminScope } from '../config/claims.js';
 
 export interface ServerParts {
   app: Koa;
@@ -55,7 +54,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   return { app, provider, accounts, store, events };
 }
 
-/** The operator's client: client_credentials only, and only the admin scope. */
+/** The operator's client: client_credentials only. */
 function adminClient(settings: Settings): ClientMetadata {
   return {
     client_id: settings.admin.clientId,
@@ -65,7 +64,8 @@ function adminClient(settings: Settings): ClientMetadata {
     response_types: [],
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_basic',
-    scope: adminScope,
+    // No `scope` metadata: `admin` is a scope of the admin API resource, granted to this
+    // client alone by the resource catalog, not an OpenID scope any app could ask for.
   };
 }
 

@@ -16,7 +16,7 @@ export class UserAgent {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = new URLSearchParams(init.form).toString();
     }
-    const res = await fetch(target, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    const res = await fetch(target, { method: init.method ?? (init.form ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) this.store(line);
     return res;
   }
@@ -28,7 +28,7 @@ export class UserAgent {
     for (let hops = 0; hops < 10 && res.status >= 300 && res.status < 400; hops += 1) {
       current = new URL(res.headers.get('location')!, current).href;
       if (current.startsWith(stopAt)) return { url: current, res };
-      res = await this.request(current);
+      res = await this.request(current, { method: 'GET' });
     }
     return { url: current, res };
   }

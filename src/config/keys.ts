@@ -62,7 +62,7 @@ async function persisted<T>(settings: Settings, file: string, generate: () => Pr
   }
 }
 
-async function generateJwks(): Promise<{ keys: JWK[] }> {
+export async function generateJwks(): Promise<{ keys: JWK[] }> {
   const keys = await Promise.all(
     (['RS256', 'ES256'] as const).map(async (alg) => {
       const { privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -73,6 +73,6 @@ async function generateJwks(): Promise<{ keys: JWK[] }> {
   return { keys };
 }
 
-async function generateCookieKeys(): Promise<string[]> {
+export async function generateCookieKeys(): Promise<string[]> {
   return [randomBytes(32).toString('base64url')];
 }

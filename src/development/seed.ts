@@ -12,7 +12,10 @@ const { demoUser, demoClient } = defaults.development;
  */
 export async function seedDevelopment(store: ArtifactStore, accounts: Accounts, settings: Settings): Promise<string> {
   if (!(await accounts.model.exists({ username: demoUser.username }))) {
-    await accounts.create({ ...demoUser, emailVerified: true });
+    // Two instances starting on one database race here; the unique index lets one win.
+    await accounts.create({ ...demoUser, emailVerified: true }).catch((err: unknown) => {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+    });
   }
   const clients = new MongoAdapter(store, 'Client');
   if (!(await clients.find(demoClient.client_id))) {

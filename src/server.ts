@@ -14,6 +14,7 @@ import { errorBoundary } from './http/errors.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { Accounts } from './oidc/accounts.js';
 import { providerConfiguration } from './oidc/configuration.js';
+import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { SecurityEvents } from './security/events.js';
@@ -39,8 +40,9 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const resources = resourceCatalog(settings);
 
   const provider = new Provider(settings.issuer, providerConfiguration({
-    settings, keys, store, accounts, resources, staticClients: [adminClient(settings)],
+    settings, keys, store, accounts, resources, events, staticClients: [adminClient(settings)],
   }));
+  auditRefreshFamilies(provider, events);
   provider.proxy = settings.trustProxy;
 
   const app = new Koa();

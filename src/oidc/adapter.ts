@@ -1,4 +1,4 @@
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import { LOOKUP_FIELDS, type ArtifactDoc, type ArtifactStore } from './store.js';
 
@@ -67,8 +67,16 @@ export class MongoAdapter implements Adapter {
   protected async lostConsumeRace(id: string): Promise<void> {
     if (!REPLAY_REVOKES_GRANT.has(this.name)) return;
     const doc = await this.collection.findOne({ _id: id }, { projection: { grantId: 1 } });
-    if (doc?.grantId) await this.store.revokeGrant(doc.grantId);
+    if (doc?.grantId) await this.revokeFamily(doc.grantId);
     throw new errors.InvalidGrant(`${this.name === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+  }
+
+  /** Revokes the grant and announces it the way oidc-provider's own revocation does, so
+   * `grant.revoked` listeners (security events) see our race-loser path too. */
+  protected async revokeFamily(grantId: string): Promise<void> {
+    await this.store.revokeGrant(grantId);
+    const ctx = Provider.ctx;
+    ctx?.oidc.provider.emit('grant.revoked', ctx, grantId);
   }
 
   protected isExpired(doc: ArtifactDoc): boolean {
@@ -85,9 +93,4 @@ export class MongoAdapter implements Adapter {
     if (!doc || this.isExpired(doc)) return undefined;
     return this.toPayload(doc);
   }
-}
-
-/** oidc-provider calls this once per model name. */
-export function adapterFactory(store: ArtifactStore): (name: string) => Adapter {
-  return (name) => new MongoAdapter(store, name);
 }

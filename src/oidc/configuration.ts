@@ -4,9 +4,10 @@ import { claimsByScope } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
+import type { SecurityEvents } from '../security/events.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from './accounts.js';
-import { adapterFactory } from './adapter.js';
+import { adapterFactory } from './adapter-factory.js';
 import { REFRESH_CLIENT_METADATA, refreshPolicyFor, refreshTokenTtl, validateRefreshMetadata } from './refresh-policy.js';
 import type { ResourceCatalog } from './resources.js';
 import type { ArtifactStore } from './store.js';
@@ -17,17 +18,18 @@ export interface ConfigurationDeps {
   store: ArtifactStore;
   accounts: Accounts;
   resources: ResourceCatalog;
+  events: SecurityEvents;
   /** Statically configured clients (the admin client); everything else lives in MongoDB. */
   staticClients: ClientMetadata[];
 }
 
 /** Everything oidc-provider is told about our deployment, in one place. */
 export function providerConfiguration(deps: ConfigurationDeps): Configuration {
-  const { settings, keys, store, accounts, resources } = deps;
+  const { settings, keys, store, accounts, resources, events } = deps;
   const cookie = { signed: true, httpOnly: true, sameSite: 'lax' as const };
 
   return {
-    adapter: adapterFactory(store),
+    adapter: adapterFactory(store, { settings, events }),
     clients: deps.staticClients,
     findAccount: accounts.findAccount,
     jwks: keys.jwks as Configuration['jwks'],
@@ -80,7 +82,8 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       IdToken: settings.ttl.idToken,
       Interaction: defaults.ttl.interaction,
       Session: settings.ttl.session,
-      Grant: settings.ttl.grant,
+      // A grant outliving its refresh-token family's absolute lifetime, never cutting it short.
+      Grant: (ctx) => Math.max(settings.ttl.grant, refreshPolicyFor(settings, ctx?.oidc.client).absoluteTtl),
       RefreshToken: refreshTokenTtl(settings),
     },
     renderError: (ctx: KoaContextWithOIDC, out) => renderPage(ctx, 'error', {

@@ -12,7 +12,10 @@ import { accountModel } from './db/models/account.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
 import { interactionRoutes } from './interactions/routes.js';
-import { Accounts } from './oidc/accounts.js';
+import { adminApi } from './admin/router.js';
+import { accessTokenVerifier } from './oidc/access-tokens.js';
+import { AccountAdmin, Accounts } from './oidc/accounts.js';
+import { jwtIntrospection } from './oidc/introspection.js';
 import { providerConfiguration } from './oidc/configuration.js';
 import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
@@ -52,6 +55,12 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   app.use(errorBoundary);
   app.use(stylesheet());
   app.use(interactionRoutes(provider, accounts).routes());
+  const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
+  app.use(adminApi({
+    settings, provider, store, events, verifyAccessToken,
+    users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
+  }));
+  app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
   app.use(mount(provider));
   return { app, provider, accounts, store, events };
 }

@@ -27,6 +27,7 @@ const envSchema = z.object({
   ADMIN_CLIENT_ID: z.string().min(1).optional(),
   ADMIN_CLIENT_SECRET: z.string().min(1).optional(),
   TRUST_PROXY: flag(false),
+  OUTBOUND_PRIVATE_NETWORKS: flag(false),
   ACCESS_TOKEN_TTL: seconds(defaults.ttl.accessToken),
   ID_TOKEN_TTL: seconds(defaults.ttl.idToken),
   SESSION_TTL: seconds(defaults.ttl.session),
@@ -54,6 +55,8 @@ export interface Settings {
   cookieKeys: string[] | undefined;
   admin: { clientId: string; clientSecret: string };
   trustProxy: boolean;
+  /** Lets oidc-provider's outbound requests (back-channel logout) reach private and loopback addresses. */
+  outboundPrivateNetworks: boolean;
   ttl: { accessToken: number; idToken: number; session: number; grant: number };
   refreshToken: { rotate: boolean; idleTtl: number; absoluteTtl: number; graceSeconds: number };
   scryptN: number;
@@ -85,6 +88,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       clientSecret: e.ADMIN_CLIENT_SECRET ?? defaults.development.adminClientSecret,
     },
     trustProxy: e.TRUST_PROXY,
+    outboundPrivateNetworks: e.OUTBOUND_PRIVATE_NETWORKS,
     ttl: { accessToken: e.ACCESS_TOKEN_TTL, idToken: e.ID_TOKEN_TTL, session: e.SESSION_TTL, grant: e.GRANT_TTL },
     refreshToken: {
       rotate: e.REFRESH_TOKEN_ROTATE,

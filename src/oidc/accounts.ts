@@ -78,3 +78,72 @@ function toOidcAccount(account: AccountRecord): Account {
     },
   };
 }
+
+export interface AccountChanges {
+  name?: string | null;
+  email?: string | null;
+  password?: string;
+  disabled?: boolean;
+}
+
+export interface AccountListQuery {
+  limit: number;
+  offset: number;
+  usernamePrefix?: string;
+}
+
+/** Account management for the admin API (kept apart from the sign-in path above). */
+export class AccountAdmin {
+  readonly #accounts: Accounts;
+  readonly #scryptN: number;
+
+  constructor(accounts: Accounts, scryptN: number) {
+    this.#accounts = accounts;
+    this.#scryptN = scryptN;
+  }
+
+  create(input: NewAccount): Promise<AccountRecord> {
+    return this.#accounts.create(input);
+  }
+
+  async find(id: string): Promise<AccountRecord | undefined> {
+    return (await this.#accounts.model.findById(id).lean()) ?? undefined;
+  }
+
+  async findByUsername(username: string): Promise<AccountRecord | undefined> {
+    return (await this.#accounts.model.findOne({ username: { $eq: username } }).lean()) ?? undefined;
+  }
+
+  /** One page, by username; the prefix is matched literally (regex characters escaped). */
+  async list(query: AccountListQuery): Promise<AccountRecord[]> {
+    const filter = query.usernamePrefix ? { username: { $regex: `^${escapeRegex(query.usernamePrefix)}` } } : {};
+    return this.#accounts.model.find(filter).sort({ username: 1 }).skip(query.offset).limit(query.limit).lean();
+  }
+
+  async update(id: string, changes: AccountChanges): Promise<AccountRecord | undefined> {
+    const $set: Record<string, unknown> = {};
+    const $unset: Record<string, 1> = {};
+    for (const field of ['name', 'email'] as const) {
+      if (changes[field] === null) $unset[field] = 1;
+      else if (changes[field] !== undefined) $set[field] = changes[field];
+    }
+    if (changes.email !== undefined) $set.emailVerified = false;
+    if (changes.disabled !== undefined) $set.disabled = changes.disabled;
+    if (changes.password !== undefined) $set.passwordHash = await hashPassword(changes.password, this.#scryptN);
+    const update = Object.keys($unset).length > 0 ? { $set, $unset } : { $set };
+    return (await this.#accounts.model.findByIdAndUpdate(id, update, { returnDocument: 'after', runValidators: true }).lean()) ?? undefined;
+  }
+
+  /** Tokens issued up to `at` are dead (compared with a JWT's iat at introspection). */
+  async invalidateTokens(id: string, at: Date): Promise<void> {
+    await this.#accounts.model.updateOne({ _id: id }, { $set: { tokensValidAfter: at } });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.#accounts.model.deleteOne({ _id: id })).deletedCount > 0;
+  }
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

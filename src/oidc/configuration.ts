@@ -37,6 +37,18 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     claims: { ...claimsByScope, offline_access: [] } as unknown as Configuration['claims'],
     scopes: ['openid', 'offline_access', ...Object.keys(claimsByScope).filter((s) => s !== 'openid')],
     responseTypes: ['code'],
+    // oidc-provider blocks outbound requests to special-use addresses (SSRF protection);
+    // apps on a private network or loopback need the operator's explicit opt-in.
+    ...(settings.outboundPrivateNetworks ? { fetch: withoutSsrfGuard } : {}),
+    // `gid` (the grant id) lets our introspection answer for a JWT from live state:
+    // the token dies with its grant (src/oidc/introspection.ts).
+    formats: {
+      customizers: {
+        jwt: (_ctx, token, jwt) => {
+          if ('grantId' in token && token.grantId) jwt.payload.gid = token.grantId;
+        },
+      },
+    },
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -90,4 +102,10 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       title: 'Something went wrong', error: out.error, errorDescription: out.error_description,
     }),
   };
+}
+
+/** oidc-provider's outbound fetch without its special-use-address dispatcher. */
+function withoutSsrfGuard(url: string | URL | Request, options?: RequestInit): Promise<Response> {
+  const { dispatcher: _guard, ...rest } = (options ?? {}) as RequestInit & { dispatcher?: unknown };
+  return globalThis.fetch(url, rest);
 }

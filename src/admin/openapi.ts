@@ -1,0 +1,167 @@
+/**
+ * The admin API contract (OpenAPI 3.1). Tests validate real responses against the
+ * schemas here, so the document and the code cannot drift apart unnoticed.
+ */
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const str: Schema = { type: 'string' };
+const date: Schema = { type: 'string', format: 'date-time' };
+const int: Schema = { type: 'integer', minimum: 0 };
+const strings: Schema = { type: 'array', items: str };
+const nextOffset: Schema = { type: ['integer', 'null'], description: 'offset of the next page; null on the last page' };
+const closed = (properties: Record<string, Schema>, required: string[]): Schema => (
+  { type: 'object', additionalProperties: false, properties, required }
+);
+
+const clientFields: Record<string, Schema> = {
+  client_name: str,
+  application_type: { enum: ['web', 'native'] },
+  redirect_uris: strings,
+  post_logout_redirect_uris: strings,
+  grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token', 'client_credentials'] } },
+  response_types: { type: 'array', items: { enum: ['code'] } },
+  token_endpoint_auth_method: { enum: ['client_secret_basic', 'client_secret_post', 'none'] },
+  scope: str,
+  client_uri: str,
+  backchannel_logout_uri: str,
+  backchannel_logout_session_required: { type: 'boolean' },
+  refresh_token_rotation: { type: 'boolean' },
+  refresh_token_idle_ttl: { type: 'integer', minimum: 1 },
+  refresh_token_absolute_ttl: { type: 'integer', minimum: 1 },
+  refresh_token_grace_period: int,
+};
+const clientView = { ...clientFields, client_id: str, client_id_issued_at: int };
+
+const schemas: Record<string, Schema> = {
+  Error: closed({ error: str, error_description: str }, ['error', 'error_description']),
+  NewClient: closed(clientFields, ['client_name']),
+  Client: closed(clientView, ['client_id', 'client_name']),
+  ClientCreated: closed({ ...clientView, client_secret: { ...str, description: 'shown only in this response' } }, ['client_id', 'client_name']),
+  ClientList: closed({ clients: { type: 'array', items: ref('Client') }, next_offset: nextOffset }, ['clients', 'next_offset']),
+  ClientSecret: closed({ client_id: str, client_secret: str }, ['client_id', 'client_secret']),
+  ClientDeleted: closed({ client_id: str, grants_revoked: int }, ['client_id', 'grants_revoked']),
+  NewUser: closed({
+    username: { type: 'string', pattern: '^[\\w.@+-]+$', maxLength: 128 },
+    password: { type: 'string', minLength: 8, maxLength: 1024 },
+    email: { type: 'string', format: 'email' },
+    name: str,
+  }, ['username', 'password']),
+  UserPatch: closed({
+    name: { type: ['string', 'null'] },
+    email: { type: ['string', 'null'], format: 'email' },
+    password: { type: 'string', minLength: 8 },
+    disabled: { type: 'boolean', description: 'true also signs the user out everywhere' },
+  }, []),
+  User: closed({
+    id: str, username: str, name: str, email: str, email_verified: { type: 'boolean' }, disabled: { type: 'boolean' },
+    tokens_valid_after: date, created_at: date, updated_at: date,
+  }, ['id', 'username', 'email_verified', 'disabled', 'created_at', 'updated_at']),
+  UserList: closed({ users: { type: 'array', items: ref('User') }, next_offset: nextOffset }, ['users', 'next_offset']),
+  UserDeleted: closed({ id: str, revoked: ref('RevokeResult') }, ['id', 'revoked']),
+  Session: closed({ id: str, login_at: date, expires_at: date, amr: strings, clients: strings }, ['id', 'amr', 'clients']),
+  SessionList: closed({ sessions: { type: 'array', items: ref('Session') } }, ['sessions']),
+  Grant: closed({
+    id: str, client_id: str, scopes: strings, resources: strings, created_at: date, expires_at: date, last_refresh_at: date,
+  }, ['id', 'client_id', 'scopes', 'resources', 'created_at']),
+  GrantList: closed({ grants: { type: 'array', items: ref('Grant') } }, ['grants']),
+  RevokeRequest: closed({ client_id: { ...str, description: 'limit the revocation to this app' } }, []),
+  RevokeResult: closed({
+    sessions_ended: int, sessions_updated: int, grants_revoked: int, artifacts_deleted: int,
+    backchannel_logouts_sent: int, backchannel_logouts_failed: int,
+  }, ['sessions_ended', 'sessions_updated', 'grants_revoked', 'artifacts_deleted', 'backchannel_logouts_sent', 'backchannel_logouts_failed']),
+  GrantRevoked: closed({ grant_id: str, artifacts_deleted: int }, ['grant_id', 'artifacts_deleted']),
+};
+
+const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
+const ok = (description: string, name: string) => ({ description, ...json(ref(name)) });
+const failure = (description: string) => ({ description, ...json(ref('Error')) });
+const authFailures = {
+  401: failure('missing, invalid or expired access token'),
+  403: failure('the token lacks the admin scope or is for another API'),
+};
+const bodyFailures = {
+  400: failure('invalid input'), 413: failure('body too large'), 415: failure('body is not application/json'),
+};
+const missing = { 404: failure('no such resource') };
+const idParam = (name: string) => ({ name, in: 'path', required: true, schema: str });
+const pageParams = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+  { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+];
+
+function op(summary: string, responses: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return { summary, ...extra, responses: { ...responses, ...authFailures } };
+}
+const body = (name: string, required = true) => ({ requestBody: { required, ...json(ref(name)) } });
+
+export function openApiDocument(issuer: string) {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Admin API', version: '1.0.0', description: 'Manage apps, users, sessions and grants of this authorization server.' },
+    servers: [{ url: `${issuer}/admin` }],
+    security: [{ adminToken: ['admin'] }],
+    components: {
+      schemas,
+      securitySchemes: {
+        adminToken: {
+          type: 'oauth2',
+          description: 'JWT access token of the admin client (client_credentials, scope admin).',
+          flows: { clientCredentials: { tokenUrl: `${issuer}/token`, scopes: { admin: 'manage this server' } } },
+        },
+      },
+    },
+    paths: {
+      '/clients': {
+        post: op('Register an app', { 201: ok('registered; the secret is shown only here', 'ClientCreated'), ...bodyFailures }, body('NewClient')),
+        get: op('List apps', { 200: ok('one page', 'ClientList'), 400: failure('bad paging') }, { parameters: pageParams }),
+      },
+      '/clients/{id}': {
+        parameters: [idParam('id')],
+        get: op('Show an app (never its secret)', { 200: ok('the app', 'Client'), ...missing }),
+        delete: op('Delete an app and revoke its grants', { 200: ok('deleted', 'ClientDeleted'), ...missing }),
+      },
+      '/clients/{id}/secret': {
+        parameters: [idParam('id')],
+        post: op('Rotate the secret; the old one stops working at once', {
+          200: ok('the new secret, shown only here', 'ClientSecret'), 400: failure('public client'), ...missing,
+        }),
+      },
+      '/users': {
+        post: op('Create a user', { 201: ok('created', 'User'), 409: failure('username taken'), ...bodyFailures }, body('NewUser')),
+        get: op('List users', { 200: ok('one page', 'UserList'), 400: failure('bad query') }, {
+          parameters: [...pageParams, { name: 'username_prefix', in: 'query', schema: str }],
+        }),
+      },
+      '/users/{id}': {
+        parameters: [idParam('id')],
+        get: op('Show a user', { 200: ok('the user', 'User'), ...missing }),
+        patch: op('Change a user; disabling signs them out everywhere', {
+          200: ok('the changed user', 'User'), ...missing, ...bodyFailures,
+        }, body('UserPatch')),
+        delete: op('Revoke everything, then delete the user', { 200: ok('deleted', 'UserDeleted'), ...missing }),
+      },
+      '/users/{id}/sessions': {
+        parameters: [idParam('id')],
+        get: op("The user's live sessions", { 200: ok('sessions', 'SessionList'), ...missing }),
+      },
+      '/users/{id}/grants': {
+        parameters: [idParam('id')],
+        get: op("The user's grants (one per app)", { 200: ok('grants', 'GrantList'), ...missing }),
+      },
+      '/users/{id}/revoke': {
+        parameters: [idParam('id')],
+        post: op('Sign the user out everywhere (or out of one app)', {
+          200: ok('what was ended', 'RevokeResult'), ...missing, ...bodyFailures,
+        }, body('RevokeRequest', false)),
+      },
+      '/grants/{grantId}': {
+        parameters: [idParam('grantId')],
+        delete: op('Revoke one grant with its tokens', { 200: ok('revoked', 'GrantRevoked'), ...missing }),
+      },
+      '/openapi.json': {
+        get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': {} } } } },
+      },
+    },
+  };
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/** Request schemas of the admin API. `.strict()` everywhere: an unknown field is a mistake
+ * worth reporting, and only plain strings/numbers/booleans ever reach MongoDB. */
+
+const uri = z.string().min(1).max(2048);
+const uris = z.array(uri).max(20);
+const seconds = z.number().int().positive();
+
+/** What an operator may set when registering an app; oidc-provider's own client schema
+ * then checks the combination (redirect URIs per application type, auth methods, ...). */
+export const clientMetadata = z.object({
+  client_name: z.string().min(1).max(256),
+  application_type: z.enum(['web', 'native']).optional(),
+  redirect_uris: uris.optional(),
+  post_logout_redirect_uris: uris.optional(),
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).optional(),
+  response_types: z.array(z.enum(['code'])).optional(),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+  scope: z.string().max(1024).optional(),
+  client_uri: uri.optional(),
+  backchannel_logout_uri: uri.optional(),
+  backchannel_logout_session_required: z.boolean().optional(),
+  refresh_token_rotation: z.boolean().optional(),
+  refresh_token_idle_ttl: seconds.optional(),
+  refresh_token_absolute_ttl: seconds.optional(),
+  refresh_token_grace_period: z.number().int().min(0).optional(),
+}).strict();
+export type ClientMetadataInput = z.infer<typeof clientMetadata>;
+
+const username = z.string().trim().min(1).max(128).regex(/^[\w.@+-]+$/, 'may only contain letters, digits and . @ + - _');
+const password = z.string().min(8).max(1024);
+const email = z.email().max(320);
+const name = z.string().trim().min(1).max(256);
+
+export const newUser = z.object({ username, password, email: email.optional(), name: name.optional() }).strict();
+export type NewUserInput = z.infer<typeof newUser>;
+
+/** `null` clears an optional field. */
+export const userPatch = z.object({
+  name: name.nullable().optional(),
+  email: email.nullable().optional(),
+  password: password.optional(),
+  disabled: z.boolean().optional(),
+}).strict();
+export type UserPatchInput = z.infer<typeof userPatch>;
+
+export const page = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(100_000).default(0),
+}).strict();
+
+export const userQuery = page.extend({ username_prefix: z.string().min(1).max(128).optional() }).strict();
+
+export const revokeRequest = z.object({ client_id: z.string().min(1).max(256).optional() }).strict();
+
+/** Ids in paths are opaque strings we generated; anything longer is not one of ours. */
+export const pathId = z.string().min(1).max(256);

@@ -1,0 +1,81 @@
+import type Router from '@koa/router';
+
+import type { AccountRecord } from '../db/models/account.js';
+import { auditOf, type AdminDeps } from './deps.js';
+import { AdminError, notFound, parse, reply } from './http.js';
+import { revokeUser } from './revoke-user.js';
+import { newUser, pathId, userPatch, userQuery } from './schemas.js';
+
+/** User accounts. A disabled or deleted user is signed out everywhere first. */
+export function userRoutes(router: Router, deps: AdminDeps): void {
+  const { users } = deps;
+
+  async function load(id: string): Promise<AccountRecord> {
+    const account = await users.find(parse(pathId, id));
+    if (!account) throw notFound('user');
+    return account;
+  }
+
+  router.post('/users', async (ctx) => {
+    const input = parse(newUser, ctx.request.body);
+    const taken = () => new AdminError(409, 'conflict', 'username is already taken');
+    if (await users.findByUsername(input.username)) throw taken();
+    try {
+      const account = await users.create(input);
+      reply(ctx, 201, userView(account));
+    } catch (err) {
+      // The unique index decides when two requests race for one username.
+      if ((err as { code?: unknown }).code === 11000) throw taken();
+      throw err;
+    }
+  });
+
+  router.get('/users', async (ctx) => {
+    const query = parse(userQuery, ctx.query);
+    const found = await users.list({ limit: query.limit, offset: query.offset, usernamePrefix: query.username_prefix });
+    reply(ctx, 200, {
+      users: found.map(userView),
+      next_offset: found.length === query.limit ? query.offset + query.limit : null,
+    });
+  });
+
+  router.get('/users/:id', async (ctx) => {
+    reply(ctx, 200, userView(await load(ctx.params.id!)));
+  });
+
+  router.patch('/users/:id', async (ctx) => {
+    const changes = parse(userPatch, ctx.request.body);
+    if (Object.keys(changes).length === 0) throw new AdminError(400, 'invalid_request', 'body: nothing to change');
+    const before = await load(ctx.params.id!);
+    const after = await users.update(before._id, changes);
+    if (!after) throw notFound('user');
+    if (changes.disabled === true && !before.disabled) {
+      await revokeUser(deps, before._id, { event: 'user.disabled', audit: auditOf(ctx) });
+      reply(ctx, 200, userView((await users.find(before._id)) ?? after));
+      return;
+    }
+    reply(ctx, 200, userView(after));
+  });
+
+  router.delete('/users/:id', async (ctx) => {
+    const account = await load(ctx.params.id!);
+    const revoked = await revokeUser(deps, account._id, { audit: auditOf(ctx) });
+    await users.delete(account._id);
+    reply(ctx, 200, { id: account._id, revoked });
+  });
+}
+
+/** What operators see of an account: never the password hash. */
+export function userView(account: AccountRecord) {
+  return {
+    id: account._id,
+    username: account.username,
+    name: account.name,
+    email: account.email,
+    email_verified: account.emailVerified,
+    disabled: account.disabled,
+    tokens_valid_after: account.tokensValidAfter?.toISOString(),
+    created_at: account.createdAt.toISOString(),
+    updated_at: account.updatedAt.toISOString(),
+  };
+}

@@ -63,8 +63,9 @@ function sessionView(session: SessionPayload) {
 async function grantView(deps: AdminDeps, grant: GrantPayload) {
   const scopes = new Set((grant.openid?.scope ?? '').split(' ').filter(Boolean));
   for (const scope of Object.values(grant.resources ?? {})) for (const s of scope.split(' ').filter(Boolean)) scopes.add(s);
-  // The newest refresh token of the grant was issued at its last refresh (or sign-in).
-  const tokens = await deps.store.collection('RefreshToken').find({ grantId: grant.jti }, { projection: { payload: 1 } }).toArray();
+  // A rotated refresh token (rotations > 0) was issued by a refresh; the newest one dates the last refresh.
+  const tokens = await deps.store.collection('RefreshToken')
+    .find({ grantId: grant.jti, rotations: { $gt: 0 } }, { projection: { payload: 1 } }).toArray();
   const lastIssue = Math.max(0, ...tokens.map((doc) => parsePayload<{ iat?: number }>(doc).iat ?? 0));
   return {
     id: grant.jti,

@@ -81,13 +81,20 @@ describe('revoking a user everywhere', () => {
     contract.check('GET', '/users/{id}/grants', grants);
     expect((grants.body.grants as Array<{ client_id: string }>).map((g) => g.client_id).sort())
       .toEqual([withLogout.clientId, plain.clientId].sort());
+    // Signing in is not a refresh; a rotation is, and dates the grant's last refresh.
+    expect((grants.body.grants as Array<{ last_refresh_at?: string }>).map((g) => g.last_refresh_at)).toEqual([undefined, undefined]);
+    const refreshed = await client.refreshTokenGrant(plain.config, calendar.refresh_token!);
+    const listed = await api(server.issuer, token, 'GET', `/users/${user.id}/grants`);
+    contract.check('GET', '/users/{id}/grants', listed);
+    const plainGrant = (listed.body.grants as Array<{ client_id: string; last_refresh_at?: string }>).find((g) => g.client_id === plain.clientId);
+    expect(Date.parse(plainGrant?.last_refresh_at ?? '')).toBeGreaterThan(Date.now() - 60_000);
 
     const revoked = await api(server.issuer, token, 'POST', `/users/${user.id}/revoke`);
     contract.check('POST', '/users/{id}/revoke', revoked);
     expect(revoked.status).toBe(200);
     expect(revoked.body).toMatchObject({ sessions_ended: 1, grants_revoked: 2, backchannel_logouts_sent: 1, backchannel_logouts_failed: 0 });
 
-    for (const [app, tokens] of [[withLogout, notes], [plain, calendar]] as const) {
+    for (const [app, tokens] of [[withLogout, notes], [plain, refreshed]] as const) {
       await expect(client.refreshTokenGrant(app.config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
     }
     expect(await client.tokenIntrospection(withLogout.config, notes.access_token)).toEqual({ active: false });

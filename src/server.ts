@@ -11,6 +11,7 @@ import type { Settings } from './config/settings.js';
 import { accountModel } from './db/models/account.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { adminApi } from './admin/router.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
@@ -53,6 +54,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   // The mounted provider signs its cookies through this app's ctx.cookies.
   app.keys = keys.cookieKeys;
   app.use(errorBoundary);
+  app.use(healthRoutes(connection));
   app.use(stylesheet());
   app.use(interactionRoutes(provider, accounts).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);

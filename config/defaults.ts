@@ -39,6 +39,11 @@ export const defaults = {
     /** Largest form or JSON body our own routes accept. */
     bodyBytes: 16 * 1024,
   },
+  loginThrottle: {
+    /** Failed sign-ins per username within one window before that username is locked out. */
+    maxFailures: 5,
+    windowSeconds: 15 * 60,
+  },
   development: {
     adminClientId: 'admin',
     adminClientSecret: 'dev-admin-secret-change-me',

@@ -22,6 +22,7 @@ import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { SecurityEvents } from './security/events.js';
+import { LoginThrottle } from './security/login-throttle.js';
 
 export interface ServerParts {
   app: Koa;
@@ -41,6 +42,8 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
   const events = new SecurityEvents(eventModel);
+  const throttle = new LoginThrottle(connection);
+  await throttle.ensureIndexes();
   const resources = resourceCatalog(settings);
 
   const provider = new Provider(settings.issuer, providerConfiguration({
@@ -56,7 +59,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   app.use(errorBoundary);
   app.use(healthRoutes(connection));
   app.use(stylesheet());
-  app.use(interactionRoutes(provider, accounts).routes());
+  app.use(interactionRoutes(provider, accounts, throttle, events).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
   app.use(adminApi({
     settings, provider, store, events, verifyAccessToken,

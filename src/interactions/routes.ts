@@ -9,9 +9,12 @@ import { scopeDescriptions } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
+import type { SecurityEvents } from '../security/events.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
 
 const FAILED_LOGIN = 'Invalid username or password.';
+const LOCKED_OUT = 'Too many failed sign-in attempts. Try again later.';
 
 /** Only plain strings: `login[$ne]=x` or `{"login":{"$gt":""}}` fails here, never reaches MongoDB. */
 const loginForm = z.object({
@@ -20,7 +23,7 @@ const loginForm = z.object({
 });
 
 /** The login and consent pages that oidc-provider sends users to. */
-export function interactionRoutes(provider: Provider, accounts: Accounts): Router {
+export function interactionRoutes(provider: Provider, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents): Router {
   const router = new Router({ prefix: '/interaction' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
 
@@ -42,8 +45,18 @@ export function interactionRoutes(provider: Provider, accounts: Accounts): Route
     const input = loginForm.safeParse(ctx.request.body);
     if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
 
-    const account = await accounts.authenticate(input.data.login, input.data.password);
-    if (!account) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, input.data.login);
+    const { login, password } = input.data;
+    if (await throttle.isLocked(login)) return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
+    const account = await accounts.authenticate(login, password);
+    if (!account) {
+      const { lockedOut } = await throttle.recordFailure(login);
+      // The typed name, not an account id: it may not exist, and that must not show anywhere.
+      if (lockedOut) {
+        await events.record('login.locked_out', { ip: ctx.ip, userAgent: ctx.get('user-agent'), detail: { username: login } });
+      }
+      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
+    }
+    await throttle.reset(login);
 
     const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'] } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });

@@ -5,6 +5,7 @@ export const SECURITY_EVENT_TYPES = [
   'refresh_token.family_revoked',
   'refresh_token.grace_retry',
   'refresh_token.expired_use',
+  'login.locked_out',
   'user.revoked',
   'user.disabled',
   'grant.revoked',

@@ -2,7 +2,8 @@
  * `npm run bench`: what one refresh_token grant costs. Starts its own MongoDB (MONGODB_URI,
  * else mongodb-memory-server, else the jongodb emulator) and the real server in this
  * process, signs a user in over HTTP, then refreshes with resource=API_AUDIENCE (a JWT
- * access token) while counting the MongoDB commands the server sends per refresh.
+ * access token) while counting the MongoDB commands the server sends per refresh; then
+ * times one password check at the production scrypt cost.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -17,6 +18,7 @@ import { startMongo } from '../src/db/embedded.js';
 import { createServer } from '../src/server.js';
 import { codeFlow, createUser, registerClient } from '../test/support/relying-party.js';
 import { CommandCounter } from './commands.js';
+import { measurePasswordHashing } from './password.js';
 import { percentile } from './stats.js';
 
 /** The budget a refresh must stay within (README, "Refresh tokens"). */
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     console.log(`  total ${sample.commands.length} commands, ${sample.writes} writes (budget ≤ ${BUDGET.commands}, ≤ ${BUDGET.writes}); over 5 refreshes: ${counts.join(', ')}`);
     console.log(`Refresh latency over ${LATENCY_SAMPLES} sequential refreshes: p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms`);
     console.log(`RSS: ${mb(rssBefore)} MB before, ${mb(rssAfter)} MB after the refreshes`);
+    console.log(await measurePasswordHashing());
 
     const worst = perRefresh.reduce((w, r) => Math.max(w, r.commands.length), 0);
     const worstWrites = perRefresh.reduce((w, r) => Math.max(w, r.writes), 0);

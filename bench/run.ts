@@ -6,7 +6,6 @@
  * times one password check at the production scrypt cost.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mongoose from 'mongoose';
@@ -14,7 +13,7 @@ import * as client from 'openid-client';
 
 import { loadKeyMaterial } from '../src/config/keys.js';
 import { loadSettings } from '../src/config/settings.js';
-import { startMongo } from '../src/db/embedded.js';
+import { freePort, startMongo } from '../src/db/embedded.js';
 import { createServer } from '../src/server.js';
 import { codeFlow, createUser, registerClient } from '../test/support/relying-party.js';
 import { CommandCounter } from './commands.js';
@@ -93,14 +92,6 @@ async function main(): Promise<void> {
     await mongo.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 function mb(bytes: number): string {

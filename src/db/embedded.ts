@@ -89,7 +89,7 @@ async function binaryCachedOrReachable(): Promise<boolean> {
 }
 
 /** Ask the OS for a free port. Another process could grab it before jongodb binds; that surfaces as a startup error. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -1,6 +1,4 @@
 import { mkdtemp } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { createServer as createNetServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -30,13 +28,9 @@ export function freshDatabaseUri(label: string): string {
   return uri.toString();
 }
 
-export async function freePort(): Promise<number> {
-  const probe: Server = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+import { freePort } from '../../src/db/embedded.js';
+
+export { freePort };
 
 export interface StartOptions {
   mongoUri?: string;

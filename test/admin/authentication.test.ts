@@ -2,7 +2,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startServer, type TestServer } from '../support/server.js';
-import { ADMIN, adminToken, api, Contract, tokenRequest } from './support.js';
+import { ADMIN, adminToken, api, Contract, tokenRequest, type ApiResponse } from './support.js';
 
 let server: TestServer;
 let contract: Contract;
@@ -22,6 +22,14 @@ async function tokenFor(id: string, secret: string, params: Record<string, strin
   const res = await tokenRequest(server.issuer, id, secret, params);
   expect(res.status).toBe(200);
   return ((await res.json()) as { access_token: string }).access_token;
+}
+
+/** An RFC 6750 refusal: the status, the error in the body and in the Bearer challenge. */
+function expectBearerError(res: ApiResponse, status: number, error: string): void {
+  expect(res.status).toBe(status);
+  contract.check('GET', '/users', res);
+  expect(res.body.error).toBe(error);
+  expect(res.headers.get('www-authenticate')).toContain(`error="${error}"`);
 }
 
 describe('the admin token', () => {
@@ -66,20 +74,14 @@ describe('requests without a usable token', () => {
       bearer = `${header}.${payload}.${Buffer.from('forged').toString('base64url')}`;
     }
     const res = await api(server.issuer, bearer, 'GET', '/users');
-    expect(res.status).toBe(401);
-    contract.check('GET', '/users', res);
-    expect(res.body.error).toBe('invalid_token');
-    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expectBearerError(res, 401, 'invalid_token');
   });
 
   it('answers 403 insufficient_scope for a genuine token for another API', async () => {
     const apiToken = await tokenFor(service.id, service.secret, { resource: server.settings.apiAudience, scope: 'api:read' });
     expect(decodeProtectedHeader(apiToken).typ).toBe('at+jwt');
     const res = await api(server.issuer, apiToken, 'GET', '/users');
-    expect(res.status).toBe(403);
-    contract.check('GET', '/users', res);
-    expect(res.body.error).toBe('insufficient_scope');
-    expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expectBearerError(res, 403, 'insufficient_scope');
   });
 
   it('answers 403 for an admin-API token without the admin scope', async () => {

@@ -35,6 +35,11 @@ export const defaults = {
     scryptP: 1,
     keyLength: 32,
   },
+  /** NIST SP 800-63B: length, no context words, not a known common password. */
+  passwordPolicy: {
+    minLength: 8,
+    maxLength: 128,
+  },
   limits: {
     /** Largest form or JSON body our own routes accept. */
     bodyBytes: 16 * 1024,

@@ -2,6 +2,8 @@
  * The admin API contract (OpenAPI 3.1). Tests validate real responses against the
  * schemas here, so the document and the code cannot drift apart unnoticed.
  */
+import { defaults } from '../../config/defaults.js';
+
 type Schema = Record<string, unknown>;
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
@@ -9,6 +11,11 @@ const str: Schema = { type: 'string' };
 const date: Schema = { type: 'string', format: 'date-time' };
 const int: Schema = { type: 'integer', minimum: 0 };
 const strings: Schema = { type: 'array', items: str };
+const { minLength, maxLength } = defaults.passwordPolicy;
+const PASSWORD: Schema = {
+  type: 'string', minLength, maxLength,
+  description: 'not the username or email, not a commonly used password (400 names the rule broken)',
+};
 const nextOffset: Schema = { type: ['integer', 'null'], description: 'offset of the next page; null on the last page' };
 const closed = (properties: Record<string, Schema>, required: string[]): Schema => (
   { type: 'object', additionalProperties: false, properties, required }
@@ -43,14 +50,14 @@ const schemas: Record<string, Schema> = {
   ClientDeleted: closed({ client_id: str, grants_revoked: int }, ['client_id', 'grants_revoked']),
   NewUser: closed({
     username: { type: 'string', pattern: '^[\\w.@+-]+$', maxLength: 128 },
-    password: { type: 'string', minLength: 8, maxLength: 1024 },
+    password: PASSWORD,
     email: { type: 'string', format: 'email' },
     name: str,
   }, ['username', 'password']),
   UserPatch: closed({
     name: { type: ['string', 'null'] },
     email: { type: ['string', 'null'], format: 'email' },
-    password: { type: 'string', minLength: 8 },
+    password: PASSWORD,
     disabled: { type: 'boolean', description: 'true also signs the user out everywhere' },
   }, []),
   User: closed({

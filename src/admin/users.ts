@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 
 import type { AccountRecord } from '../db/models/account.js';
+import { checkPassword, type PasswordOwner } from '../security/password-policy.js';
 import { auditOf, type AdminDeps } from './deps.js';
 import { AdminError, notFound, parse, reply } from './http.js';
 import { revokeUser } from './revoke-user.js';
@@ -19,6 +20,7 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
   router.post('/users', async (ctx) => {
     const input = parse(newUser, ctx.request.body);
     const taken = () => new AdminError(409, 'conflict', 'username is already taken');
+    await requireAcceptablePassword(input.password, input);
     if (await users.findByUsername(input.username)) throw taken();
     try {
       const account = await users.create(input);
@@ -47,6 +49,9 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     const changes = parse(userPatch, ctx.request.body);
     if (Object.keys(changes).length === 0) throw new AdminError(400, 'invalid_request', 'body: nothing to change');
     const before = await load(ctx.params.id!);
+    if (changes.password !== undefined) {
+      await requireAcceptablePassword(changes.password, { username: before.username, email: changes.email ?? before.email });
+    }
     const after = await users.update(before._id, changes);
     if (!after) throw notFound('user');
     if (changes.disabled === true && !before.disabled) {
@@ -63,6 +68,12 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     await users.delete(account._id);
     reply(ctx, 200, { id: account._id, revoked });
   });
+}
+
+/** The shared password policy, answered as the admin API's 400. */
+async function requireAcceptablePassword(password: string, owner: PasswordOwner): Promise<void> {
+  const violation = await checkPassword(password, owner);
+  if (violation) throw new AdminError(400, 'invalid_request', `password: ${violation.message}`);
 }
 
 /** What operators see of an account: never the password hash. */

@@ -125,6 +125,9 @@ describe('bad input changes nothing', () => {
     ['an unknown field', { username: 'ivan', password: 'long-enough-pw', passwordHash: 'x' }],
     ['a number for the password', { username: 'ivan', password: 12345678 }],
     ['a too short password', { username: 'ivan', password: 'short' }],
+    ['a password over 128 characters', { username: 'ivan', password: 'x'.repeat(129) }],
+    ['the username as the password', { username: 'ivan-the-great', password: 'IVAN-THE-GREAT' }],
+    ['a commonly used password', { username: 'ivan', password: 'password123' }],
     ['a malformed email', { username: 'ivan', password: 'long-enough-pw', email: 'not-an-email' }],
     ['a username with a dollar sign', { username: '$where', password: 'long-enough-pw' }],
   ])('refuses %s with 400', async (_name, body) => {
@@ -134,6 +137,16 @@ describe('bad input changes nothing', () => {
     contract.check('POST', '/users', res);
     expect(res.body.error).toBe('invalid_request');
     expect(await server.accounts.model.countDocuments()).toBe(before);
+  });
+
+  it('names the password rule that was broken, on create and on change', async () => {
+    const created = await call('POST', '/users', { username: 'kim', password: 'qwertyuiop' });
+    expect(created.body.error_description).toBe('password: This password is too common. Choose one that is harder to guess.');
+    const user = await createUser('kim', { email: 'kim@example.com' });
+    const changed = await call('PATCH', `/users/${user.id}`, { password: 'KIM@example.com' });
+    expect(changed.status).toBe(400);
+    expect(changed.body.error_description).toBe('password: Your password must not be your email address.');
+    expect(await server.accounts.authenticate('kim', user.password)).toMatchObject({ _id: user.id });
   });
 
   it('answers 413 for a body over the limit', async () => {

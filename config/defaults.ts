@@ -40,6 +40,11 @@ export const defaults = {
     minLength: 8,
     maxLength: 128,
   },
+  mail: {
+    /** Waits before the second and third delivery attempt; then the user is told to retry. */
+    retryDelaysMs: [250, 1000],
+    from: 'Account <no-reply@localhost>',
+  },
   limits: {
     /** Largest form or JSON body our own routes accept. */
     bodyBytes: 16 * 1024,

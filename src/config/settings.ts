@@ -37,6 +37,8 @@ const envSchema = z.object({
   REFRESH_TOKEN_ABSOLUTE_TTL: seconds(defaults.refreshToken.absoluteTtl),
   REFRESH_TOKEN_GRACE_SECONDS: z.coerce.number().int().min(0).max(defaults.refreshToken.maxGraceSeconds)
     .default(defaults.refreshToken.graceSeconds),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  MAIL_FROM: z.string().min(3).max(320).default(defaults.mail.from),
   SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
 });
@@ -60,6 +62,8 @@ export interface Settings {
   ttl: { accessToken: number; idToken: number; session: number; grant: number };
   refreshToken: { rotate: boolean; idleTtl: number; absoluteTtl: number; graceSeconds: number };
   scryptN: number;
+  /** Outgoing mail: SMTP in production; absent = the development outbox under dataDir. */
+  mail: { smtpUrl: string | undefined; from: string };
 }
 
 /** Reads and validates the environment; throws SettingsError naming the first bad variable. */
@@ -97,6 +101,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       graceSeconds: e.REFRESH_TOKEN_GRACE_SECONDS,
     },
     scryptN: e.SCRYPT_N,
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
   };
   if (production) requireProductionSecrets(e);
   return settings;

@@ -37,6 +37,8 @@ const envSchema = z.object({
   REFRESH_TOKEN_ABSOLUTE_TTL: seconds(defaults.refreshToken.absoluteTtl),
   REFRESH_TOKEN_GRACE_SECONDS: z.coerce.number().int().min(0).max(defaults.refreshToken.maxGraceSeconds)
     .default(defaults.refreshToken.graceSeconds),
+  DEMO_APP_URL: httpUrl.default(defaults.development.demo.appUrl),
+  DEMO_API_URL: httpUrl.default(defaults.development.demo.apiUrl),
   SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
 });
@@ -60,6 +62,8 @@ export interface Settings {
   ttl: { accessToken: number; idToken: number; session: number; grant: number };
   refreshToken: { rotate: boolean; idleTtl: number; absoluteTtl: number; graceSeconds: number };
   scryptN: number;
+  /** Development only: where `npm run demo` runs the example app and API (the seed registers the app). */
+  demo: { appUrl: string; apiUrl: string };
 }
 
 /** Reads and validates the environment; throws SettingsError naming the first bad variable. */
@@ -97,6 +101,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       graceSeconds: e.REFRESH_TOKEN_GRACE_SECONDS,
     },
     scryptN: e.SCRYPT_N,
+    demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
   };
   if (production) requireProductionSecrets(e);
   return settings;

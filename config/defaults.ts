@@ -62,8 +62,14 @@ export const defaults = {
       client_id: 'demo-app',
       client_secret: 'demo-app-secret',
       client_name: 'Demo App',
-      redirect_uris: ['http://localhost:8080/callback'],
-      post_logout_redirect_uris: ['http://localhost:8080/'],
+    },
+    /** `npm run demo`: the example app and API under examples/, beside the provider. */
+    demo: {
+      providerName: 'oidc-server',
+      appUrl: 'http://localhost:8080',
+      apiUrl: 'http://localhost:8081',
+      /** Where the example app receives the code, lands after sign-out and takes logout tokens. */
+      paths: { callback: '/callback', afterLogout: '/', backchannelLogout: '/backchannel-logout' },
     },
   },
 } as const;

@@ -39,6 +39,8 @@ const envSchema = z.object({
     .default(defaults.refreshToken.graceSeconds),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   MAIL_FROM: z.string().min(3).max(320).default(defaults.mail.from),
+  DEMO_APP_URL: httpUrl.default(defaults.development.demo.appUrl),
+  DEMO_API_URL: httpUrl.default(defaults.development.demo.apiUrl),
   SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
 });
@@ -64,6 +66,8 @@ export interface Settings {
   scryptN: number;
   /** Outgoing mail: SMTP in production; absent = the development outbox under dataDir. */
   mail: { smtpUrl: string | undefined; from: string };
+  /** Development only: where `npm run demo` runs the example app and API (the seed registers the app). */
+  demo: { appUrl: string; apiUrl: string };
 }
 
 /** Reads and validates the environment; throws SettingsError naming the first bad variable. */
@@ -102,6 +106,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     },
     scryptN: e.SCRYPT_N,
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
   };
   if (production) requireProductionSecrets(e);
   return settings;

@@ -35,7 +35,11 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     jwks: keys.jwks as Configuration['jwks'],
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
     claims: { ...claimsByScope, offline_access: [] } as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', ...Object.keys(claimsByScope).filter((s) => s !== 'openid')],
+    scopes: [...OIDC_SCOPES],
+    // The claims of the granted scopes go into the ID token too, not only to userinfo (OIDC
+    // Core's default): libraries that read the profile from the ID token (express-openid-connect's
+    // req.oidc.user, Auth0- and Keycloak-style apps) then see it without a userinfo call.
+    conformIdTokenClaims: false,
     responseTypes: ['code'],
     // oidc-provider blocks outbound requests to special-use addresses (SSRF protection);
     // apps on a private network or loopback need the operator's explicit opt-in.
@@ -81,8 +85,9 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
         enabled: true,
         defaultResource: resources.defaultResource,
         getResourceServerInfo: resources.getResourceServerInfo,
-        // A resource named at /authorize carries over to /token without repeating it.
-        useGrantedResource: () => true,
+        // A resource named at /authorize carries over to /token without repeating it, except
+        // on a refresh whose `scope` names OpenID scopes only: that asks for a userinfo token.
+        useGrantedResource: (ctx) => !asksForOidcScopesOnly(ctx.oidc.params?.scope),
       },
       // The typings model each feature's options as a union the object literal cannot narrow.
     } as Configuration['features'],
@@ -102,6 +107,12 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       title: 'Something went wrong', error: out.error, errorDescription: out.error_description,
     }),
   };
+}
+
+const OIDC_SCOPES = new Set(['openid', 'offline_access', ...Object.keys(claimsByScope)]);
+
+function asksForOidcScopesOnly(scope: unknown): boolean {
+  return typeof scope === 'string' && scope.split(' ').every((s) => OIDC_SCOPES.has(s));
 }
 
 /** oidc-provider's outbound fetch without its special-use-address dispatcher. */

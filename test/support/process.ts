@@ -14,6 +14,8 @@ export interface ServerProcessOptions {
   env?: Record<string, string>;
   /** Output line that means "ready"; defaults to main.ts's listening line. */
   ready?: RegExp;
+  /** The script to run; defaults to `src/main.ts` (`npm start`). */
+  script?: string;
 }
 
 export interface ServerProcess {
@@ -36,7 +38,7 @@ export const SEEDED = /Development seed/;
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = options.env?.PORT ? Number(options.env.PORT) : await freePort();
   const issuer = options.env?.ISSUER ?? `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', options.script ?? 'src/main.ts'], {
     cwd: repoRoot,
     env: { ...process.env, ...TEST_ENV, PORT: String(port), ISSUER: issuer, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

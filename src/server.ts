@@ -21,6 +21,7 @@ import { providerConfiguration } from './oidc/configuration.js';
 import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
+import { CutOffs } from './revocation/cutoff.js';
 import { SecurityEvents } from './security/events.js';
 import { LoginThrottle } from './security/login-throttle.js';
 
@@ -39,6 +40,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const model = accountModel(connection);
   await model.createIndexes();
   const accounts = new Accounts(model, settings.scryptN);
+  const cutOffs = new CutOffs(model);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
   const events = new SecurityEvents(eventModel);
@@ -47,7 +49,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const resources = resourceCatalog(settings);
 
   const provider = new Provider(settings.issuer, providerConfiguration({
-    settings, keys, store, accounts, resources, events, staticClients: [adminClient(settings)],
+    settings, keys, store, accounts, resources, events, cutOffs, staticClients: [adminClient(settings)],
   }));
   auditRefreshFamilies(provider, events);
   provider.proxy = settings.trustProxy;
@@ -62,7 +64,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   app.use(interactionRoutes(provider, accounts, throttle, events).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
   app.use(adminApi({
-    settings, provider, store, events, verifyAccessToken,
+    settings, provider, store, events, cutOffs, verifyAccessToken,
     users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
   }));
   app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));

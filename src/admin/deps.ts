@@ -5,6 +5,7 @@ import type { Settings } from '../config/settings.js';
 import type { AccountAdmin } from '../oidc/accounts.js';
 import type { AccessTokenVerifier } from '../oidc/access-tokens.js';
 import type { ArtifactStore } from '../oidc/store.js';
+import type { CutOffs } from '../revocation/cutoff.js';
 import type { SecurityEvents } from '../security/events.js';
 
 /** What the admin API works with; built once in src/server.ts. */
@@ -14,6 +15,7 @@ export interface AdminDeps {
   users: AccountAdmin;
   store: ArtifactStore;
   events: SecurityEvents;
+  cutOffs: CutOffs;
   verifyAccessToken: AccessTokenVerifier;
   adminAudience: string;
 }
@@ -29,27 +31,5 @@ export function auditOf(ctx: Context): AdminAudit {
   return { actor: ctx.state.adminClientId as string | undefined, ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
 }
 
-/** The parts of oidc-provider's stored payloads the admin API reads. */
-export interface SessionPayload {
-  jti: string;
-  uid: string;
-  accountId?: string;
-  loginTs?: number;
-  exp?: number;
-  amr?: string[];
-  authorizations?: Record<string, { sid?: string; grantId?: string }>;
-}
-
-export interface GrantPayload {
-  jti: string;
-  accountId: string;
-  clientId: string;
-  iat: number;
-  exp?: number;
-  openid?: { scope?: string };
-  resources?: Record<string, string>;
-}
-
-export function parsePayload<T>(doc: { payload: string }): T {
-  return JSON.parse(doc.payload) as T;
-}
+export type { GrantPayload, SessionPayload } from '../oidc/store.js';
+export { parsePayload } from '../oidc/store.js';

@@ -57,12 +57,13 @@ const schemas: Record<string, Schema> = {
   UserPatch: closed({
     name: { type: ['string', 'null'] },
     email: { type: ['string', 'null'], format: 'email' },
-    password: PASSWORD,
-    disabled: { type: 'boolean', description: 'true also signs the user out everywhere' },
+    password: { ...PASSWORD, description: `${PASSWORD.description}; a new password also signs the user out everywhere (a cut-off)` },
+    disabled: { type: 'boolean', description: 'true also signs the user out everywhere (a cut-off)' },
   }, []),
   User: closed({
     id: str, username: str, name: str, email: str, email_verified: { type: 'boolean' }, disabled: { type: 'boolean' },
-    tokens_valid_after: date, created_at: date, updated_at: date,
+    tokens_valid_after: { ...date, description: 'the cut-off: every session, grant, code and token from this instant (to the second) or before is void' },
+    created_at: date, updated_at: date,
   }, ['id', 'username', 'email_verified', 'disabled', 'created_at', 'updated_at']),
   UserList: closed({ users: { type: 'array', items: ref('User') }, next_offset: nextOffset }, ['users', 'next_offset']),
   UserDeleted: closed({ id: str, revoked: ref('RevokeResult') }, ['id', 'revoked']),

@@ -1,39 +1,47 @@
 import type Router from '@koa/router';
 
+import type { AccountRecord } from '../db/models/account.js';
 import type { AdminDeps, GrantPayload, SessionPayload } from './deps.js';
 import { auditOf, parsePayload } from './deps.js';
 import { notFound, parse, reply } from './http.js';
-import { grantsOf, revokeUser } from './revoke-user.js';
+import { predatesCutOff } from '../revocation/cutoff.js';
+import { endUserPast, revokeUserFromClient } from '../revocation/user-past.js';
 import { pathId, revokeRequest } from './schemas.js';
 
 /** A user's sessions and grants, and the revocations that end them. */
 export function sessionRoutes(router: Router, deps: AdminDeps): void {
-  async function requireUser(id: string): Promise<string> {
+  async function requireUser(id: string): Promise<AccountRecord> {
     const account = await deps.users.find(parse(pathId, id));
     if (!account) throw notFound('user');
-    return account._id;
+    return account;
   }
 
   router.get('/users/:id/sessions', async (ctx) => {
-    const accountId = await requireUser(ctx.params.id!);
+    const account = await requireUser(ctx.params.id!);
     const now = Date.now();
-    const docs = await deps.store.collection('Session').find({ accountId }).toArray();
+    const docs = await deps.store.collection('Session').find({ accountId: account._id }).toArray();
+    // A session signed in before the user's cut-off is signed out, even if a late save wrote it back.
     const sessions = docs
       .filter((doc) => !doc.expiresAt || doc.expiresAt.getTime() > now)
-      .map((doc) => sessionView(parsePayload<SessionPayload>(doc)));
+      .map((doc) => parsePayload<SessionPayload>(doc))
+      .filter((session) => !predatesCutOff(account, session.loginTs))
+      .map(sessionView);
     reply(ctx, 200, { sessions });
   });
 
   router.get('/users/:id/grants', async (ctx) => {
-    const accountId = await requireUser(ctx.params.id!);
+    const { _id: accountId } = await requireUser(ctx.params.id!);
     const grants = await grantsOf(deps, accountId);
     reply(ctx, 200, { grants: await Promise.all(grants.map((grant) => grantView(deps, grant))) });
   });
 
   router.post('/users/:id/revoke', async (ctx) => {
-    const accountId = await requireUser(ctx.params.id!);
+    const { _id: accountId } = await requireUser(ctx.params.id!);
     const { client_id: clientId } = parse(revokeRequest, ctx.request.body);
-    reply(ctx, 200, await revokeUser(deps, accountId, { clientId, audit: auditOf(ctx) }));
+    const counts = clientId
+      ? await revokeUserFromClient(deps, accountId, clientId, auditOf(ctx))
+      : await endUserPast(deps, accountId, 'revoked', auditOf(ctx));
+    reply(ctx, 200, counts);
   });
 
   router.delete('/grants/:grantId', async (ctx) => {
@@ -47,6 +55,13 @@ export function sessionRoutes(router: Router, deps: AdminDeps): void {
     });
     reply(ctx, 200, { grant_id: grantId, artifacts_deleted: deleted });
   });
+}
+
+/** The live grants of one account. */
+async function grantsOf(deps: AdminDeps, accountId: string): Promise<GrantPayload[]> {
+  const docs = await deps.store.collection('Grant').find({ accountId }).toArray();
+  const now = Date.now();
+  return docs.filter((doc) => !doc.expiresAt || doc.expiresAt.getTime() > now).map((doc) => parsePayload<GrantPayload>(doc));
 }
 
 /** The session uid identifies a session; its id is the cookie value and is never shown. */

@@ -2,9 +2,10 @@ import type Router from '@koa/router';
 
 import type { AccountRecord } from '../db/models/account.js';
 import { checkPassword, type PasswordOwner } from '../security/password-policy.js';
+import type { AccountChanges } from '../oidc/accounts.js';
+import { endUserPast, type PastEnding } from '../revocation/user-past.js';
 import { auditOf, type AdminDeps } from './deps.js';
 import { AdminError, notFound, parse, reply } from './http.js';
-import { revokeUser } from './revoke-user.js';
 import { newUser, pathId, userPatch, userQuery } from './schemas.js';
 
 /** User accounts. A disabled or deleted user is signed out everywhere first. */
@@ -54,17 +55,16 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     }
     const after = await users.update(before._id, changes);
     if (!after) throw notFound('user');
-    if (changes.disabled === true && !before.disabled) {
-      await revokeUser(deps, before._id, { event: 'user.disabled', audit: auditOf(ctx) });
-      reply(ctx, 200, userView((await users.find(before._id)) ?? after));
-      return;
-    }
-    reply(ctx, 200, userView(after));
+    const ending = pastEndingOf(before, changes);
+    if (!ending) return reply(ctx, 200, userView(after));
+    // After the change is stored: a cut-off first would let the old password sign in between.
+    await endUserPast(deps, before._id, ending, auditOf(ctx));
+    reply(ctx, 200, userView((await users.find(before._id)) ?? after));
   });
 
   router.delete('/users/:id', async (ctx) => {
     const account = await load(ctx.params.id!);
-    const revoked = await revokeUser(deps, account._id, { audit: auditOf(ctx) });
+    const revoked = await endUserPast(deps, account._id, 'deleted', auditOf(ctx));
     await users.delete(account._id);
     reply(ctx, 200, { id: account._id, revoked });
   });
@@ -74,6 +74,13 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
 async function requireAcceptablePassword(password: string, owner: PasswordOwner): Promise<void> {
   const violation = await checkPassword(password, owner);
   if (violation) throw new AdminError(400, 'invalid_request', `password: ${violation.message}`);
+}
+
+/** Disabling a user or setting their password ends everything they signed in to before. */
+function pastEndingOf(before: AccountRecord, changes: AccountChanges): PastEnding | undefined {
+  if (changes.disabled === true && !before.disabled) return 'disabled';
+  if (changes.password !== undefined) return 'password_changed';
+  return undefined;
 }
 
 /** What operators see of an account: never the password hash. */

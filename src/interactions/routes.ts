@@ -9,6 +9,7 @@ import { scopeDescriptions } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
+import { signInSecond } from '../revocation/cutoff.js';
 import type { SecurityEvents } from '../security/events.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
@@ -58,7 +59,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
     }
     await throttle.reset(login);
 
-    const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'] } };
+    const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: await signInSecond(account) } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   });
 

@@ -1,6 +1,7 @@
 import type { Account, AccountClaims, FindAccount } from 'oidc-provider';
 
 import type { AccountModel, AccountRecord } from '../db/models/account.js';
+import { predatesCutOff, signInSecondOf } from '../revocation/cutoff.js';
 import { decoyHash, hashPassword, verifyPassword } from '../security/password.js';
 
 export interface NewAccount {
@@ -55,11 +56,18 @@ export class Accounts {
     return ok && !account.disabled ? account : undefined;
   }
 
-  /** oidc-provider's findAccount: a disabled or deleted user has no account, so refresh,
-   * userinfo and session resumption all fail for them. */
-  findAccount: FindAccount = async (_ctx, sub) => {
+  /**
+   * oidc-provider's findAccount: a disabled or deleted user has no account, so refresh,
+   * userinfo and session resumption all fail for them. With a token (code exchange,
+   * refresh, userinfo), the sign-in it stands for must also be newer than the user's
+   * cut-off: a code or refresh token minted by a request in flight across a revocation
+   * carries the old sign-in time and is refused. (Sessions are checked where they are
+   * read: src/oidc/session-adapter.ts.)
+   */
+  findAccount: FindAccount = async (_ctx, sub, token) => {
     const account = await this.#model.findById(sub).lean();
     if (!account || account.disabled) return undefined;
+    if (token && predatesCutOff(account, signInSecondOf(token))) return undefined;
     return toOidcAccount(account);
   };
 }
@@ -132,11 +140,6 @@ export class AccountAdmin {
     if (changes.password !== undefined) $set.passwordHash = await hashPassword(changes.password, this.#scryptN);
     const update = Object.keys($unset).length > 0 ? { $set, $unset } : { $set };
     return (await this.#accounts.model.findByIdAndUpdate(id, update, { returnDocument: 'after', runValidators: true }).lean()) ?? undefined;
-  }
-
-  /** Tokens issued up to `at` are dead (compared with a JWT's iat at introspection). */
-  async invalidateTokens(id: string, at: Date): Promise<void> {
-    await this.#accounts.model.updateOne({ _id: id }, { $set: { tokensValidAfter: at } });
   }
 
   async delete(id: string): Promise<boolean> {

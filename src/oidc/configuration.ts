@@ -4,6 +4,7 @@ import { claimsByScope } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
+import type { CutOffs } from '../revocation/cutoff.js';
 import type { SecurityEvents } from '../security/events.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from './accounts.js';
@@ -19,17 +20,18 @@ export interface ConfigurationDeps {
   accounts: Accounts;
   resources: ResourceCatalog;
   events: SecurityEvents;
+  cutOffs: CutOffs;
   /** Statically configured clients (the admin client); everything else lives in MongoDB. */
   staticClients: ClientMetadata[];
 }
 
 /** Everything oidc-provider is told about our deployment, in one place. */
 export function providerConfiguration(deps: ConfigurationDeps): Configuration {
-  const { settings, keys, store, accounts, resources, events } = deps;
+  const { settings, keys, store, accounts, resources, events, cutOffs } = deps;
   const cookie = { signed: true, httpOnly: true, sameSite: 'lax' as const };
 
   return {
-    adapter: adapterFactory(store, { settings, events }),
+    adapter: adapterFactory(store, { settings, events, cutOffs }),
     clients: deps.staticClients,
     findAccount: accounts.findAccount,
     jwks: keys.jwks as Configuration['jwks'],

@@ -4,6 +4,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { AccessTokenClaims, AccessTokenVerifier } from './access-tokens.js';
 import type { AccountModel } from '../db/models/account.js';
+import { predatesCutOff } from '../revocation/cutoff.js';
 
 export interface IntrospectionDeps {
   provider: Provider;
@@ -69,7 +70,6 @@ async function isLive(deps: IntrospectionDeps, claims: AccessTokenClaims): Promi
 
   const account = await deps.accounts.findById(claims.sub).lean();
   if (!account || account.disabled) return false;
-  // Revocation stores an instant; a token from the same second could predate it, so it is dead too.
-  const cutOff = account.tokensValidAfter ? Math.floor(account.tokensValidAfter.getTime() / 1000) : -Infinity;
-  return claims.iat > cutOff;
+  // The user's cut-off (src/revocation/cutoff.ts): a token from its very second is dead too.
+  return !predatesCutOff(account, claims.iat);
 }

@@ -20,6 +20,31 @@ export interface ArtifactDoc {
   graceUsedAt?: Date;
 }
 
+/** The parts of oidc-provider's stored payloads that revocation and the admin API read. */
+export interface SessionPayload {
+  jti: string;
+  uid: string;
+  accountId?: string;
+  loginTs?: number;
+  exp?: number;
+  amr?: string[];
+  authorizations?: Record<string, { sid?: string; grantId?: string }>;
+}
+
+export interface GrantPayload {
+  jti: string;
+  accountId: string;
+  clientId: string;
+  iat: number;
+  exp?: number;
+  openid?: { scope?: string };
+  resources?: Record<string, string>;
+}
+
+export function parsePayload<T>(doc: { payload: string }): T {
+  return JSON.parse(doc.payload) as T;
+}
+
 export const LOOKUP_FIELDS = ['grantId', 'uid', 'userCode', 'accountId', 'clientId', 'sessionUid'] as const;
 
 /** Models whose artifacts hang off a grant: revoking the grant deletes them all. */

@@ -8,6 +8,8 @@ export const SECURITY_EVENT_TYPES = [
   'login.locked_out',
   'user.revoked',
   'user.disabled',
+  'user.deleted',
+  'user.password_changed',
   'grant.revoked',
 ] as const;
 

@@ -1,14 +1,33 @@
-import type { AdminAudit, AdminDeps, GrantPayload, SessionPayload } from './deps.js';
-import { parsePayload } from './deps.js';
-import type { SecurityEventType } from '../db/models/security-event.js';
+import type Provider from 'oidc-provider';
 
-export interface RevokeOptions {
-  /** Limit to one app: only its grants and its entry in the user's sessions end. */
-  clientId?: string;
-  /** The security event to record ('user.disabled' when disabling). */
-  event?: SecurityEventType;
-  /** Who asked (the admin client) and from where, for the audit record. */
-  audit?: AdminAudit;
+import type { SecurityEventType } from '../db/models/security-event.js';
+import type { SecurityEvents } from '../security/events.js';
+import { parsePayload, type ArtifactStore, type SessionPayload } from '../oidc/store.js';
+import type { CutOffs } from './cutoff.js';
+
+/** What ending a user's past needs; the admin API's deps (and later the account center's) fit. */
+export interface RevocationDeps {
+  provider: Provider;
+  store: ArtifactStore;
+  events: SecurityEvents;
+  cutOffs: CutOffs;
+}
+
+/** Why a user's past ends; each reason is recorded as its own security event. */
+export type PastEnding = 'revoked' | 'disabled' | 'deleted' | 'password_changed';
+
+const EVENT_OF: Record<PastEnding, SecurityEventType> = {
+  revoked: 'user.revoked',
+  disabled: 'user.disabled',
+  deleted: 'user.deleted',
+  password_changed: 'user.password_changed',
+};
+
+/** Who asked and from where, for the audit record. */
+export interface RevocationOrigin {
+  actor?: string;
+  ip?: string;
+  userAgent?: string;
 }
 
 export interface RevokeCounts {
@@ -21,17 +40,37 @@ export interface RevokeCounts {
 }
 
 /**
- * Signs a user out everywhere (or out of one app): refresh tokens, stored access tokens
- * and codes die with their grants; sessions end (or lose that app's authorization); JWT
- * access tokens issued before now stop passing introspection; every affected app with a
- * back-channel logout URI is told. Everything is in MongoDB, so it holds on every instance.
+ * The one way to cut a user off from everything before now: revoking, disabling,
+ * deleting a user and changing their password all come here.
+ *
+ * First the account's cut-off moves to now (one atomic update). From that moment every
+ * session signed in at or before it reads as signed out, and every code, refresh token
+ * and access token whose sign-in (or issue) predates it is refused (src/revocation/cutoff.ts),
+ * including what a request already in flight saves afterwards. Then the stored state is
+ * cleared (grants with their tokens and codes, sessions) and the apps are told over the
+ * back channel; those steps tidy up and inform, the cut-off is what guarantees.
  */
-export async function revokeUser(deps: AdminDeps, accountId: string, options: RevokeOptions = {}): Promise<RevokeCounts> {
-  const { store, users } = deps;
-  const { clientId } = options;
-  // First, so a JWT minted while we work is already older than the cut-off.
-  if (!clientId) await users.invalidateTokens(accountId, new Date());
+export async function endUserPast(
+  deps: RevocationDeps, accountId: string, reason: PastEnding, origin: RevocationOrigin = {},
+): Promise<RevokeCounts> {
+  await deps.cutOffs.raise(accountId, new Date());
+  return clearAndNotify(deps, accountId, undefined, EVENT_OF[reason], origin);
+}
 
+/**
+ * Signs a user out of one app only: that app's grants end and its entry is removed from
+ * the user's sessions. No cut-off: the user stays signed in at the provider and elsewhere.
+ */
+export async function revokeUserFromClient(
+  deps: RevocationDeps, accountId: string, clientId: string, origin: RevocationOrigin = {},
+): Promise<RevokeCounts> {
+  return clearAndNotify(deps, accountId, clientId, 'user.revoked', origin);
+}
+
+async function clearAndNotify(
+  deps: RevocationDeps, accountId: string, clientId: string | undefined, event: SecurityEventType, origin: RevocationOrigin,
+): Promise<RevokeCounts> {
+  const { store } = deps;
   const sessions = await liveSessions(deps, accountId);
   const logouts = new Map<string, Set<string | undefined>>();
   const grantIds = new Set<string>();
@@ -68,12 +107,12 @@ export async function revokeUser(deps: AdminDeps, accountId: string, options: Re
   counts.backchannel_logouts_sent = outcome.sent;
   counts.backchannel_logouts_failed = outcome.failed;
 
-  const { actor, ...origin } = options.audit ?? {};
-  await deps.events.record(options.event ?? 'user.revoked', { accountId, clientId, ...origin, detail: { ...counts, actor } });
+  const { actor, ...where } = origin;
+  await deps.events.record(event, { accountId, clientId, ...where, detail: { ...counts, actor } });
   return counts;
 }
 
-async function liveSessions(deps: AdminDeps, accountId: string): Promise<SessionPayload[]> {
+async function liveSessions(deps: RevocationDeps, accountId: string): Promise<SessionPayload[]> {
   const docs = await deps.store.collection('Session').find({ accountId }).toArray();
   const now = Date.now();
   return docs.filter((doc) => !doc.expiresAt || doc.expiresAt.getTime() > now).map((doc) => parsePayload<SessionPayload>(doc));
@@ -84,7 +123,7 @@ async function liveSessions(deps: AdminDeps, accountId: string): Promise<Session
  * but removes that app's entry from each session, so its sid and grant are forgotten and
  * the next authorization request for it asks for consent again.
  */
-async function forgetClient(deps: AdminDeps, sessions: SessionPayload[], clientId: string): Promise<number> {
+async function forgetClient(deps: RevocationDeps, sessions: SessionPayload[], clientId: string): Promise<number> {
   let updated = 0;
   for (const payload of sessions) {
     if (!payload.authorizations?.[clientId]) continue;
@@ -105,7 +144,7 @@ interface LogoutCapable {
 
 /** Back-channel logout (OIDC Back-Channel Logout 1.0) through oidc-provider's own client model:
  * one logout token per session the app took part in, or one with only `sub` if none. */
-async function notifyClients(deps: AdminDeps, accountId: string, logouts: Map<string, Set<string | undefined>>) {
+async function notifyClients(deps: RevocationDeps, accountId: string, logouts: Map<string, Set<string | undefined>>) {
   const attempts: Promise<void>[] = [];
   for (const [cid, sids] of logouts) {
     const client = (await deps.provider.Client.find(cid)) as LogoutCapable | undefined;
@@ -121,11 +160,4 @@ async function notifyClients(deps: AdminDeps, accountId: string, logouts: Map<st
   }
   const failed = results.filter((r) => r.status === 'rejected').length;
   return { sent: results.length - failed, failed };
-}
-
-/** The live grants of one account. */
-export async function grantsOf(deps: AdminDeps, accountId: string): Promise<GrantPayload[]> {
-  const docs = await deps.store.collection('Grant').find({ accountId }).toArray();
-  const now = Date.now();
-  return docs.filter((doc) => !doc.expiresAt || doc.expiresAt.getTime() > now).map((doc) => parsePayload<GrantPayload>(doc));
 }

@@ -1,0 +1,79 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { AccountModel, AccountRecord } from '../db/models/account.js';
+
+/**
+ * The rule behind "one cut-off for a user's past": an account carries one instant (the
+ * `tokensValidAfter` field), and every sign-in, code, token or session timestamped at or
+ * before it is void. oidc-provider's timestamps (loginTs, authTime, iat) are whole epoch
+ * seconds, so the comparison is in seconds and the cut-off's own second counts as before:
+ * something from that second may predate it. A sign-in in that very second is dated the
+ * next one (signInSecond), so nothing genuinely newer is ever caught.
+ */
+export function cutOffSecond(account: Pick<AccountRecord, 'tokensValidAfter'>): number | undefined {
+  return account.tokensValidAfter ? Math.floor(account.tokensValidAfter.getTime() / 1000) : undefined;
+}
+
+/** True when `epochSeconds` (a loginTs, authTime or iat) lies at or before the account's cut-off. */
+export function predatesCutOff(account: Pick<AccountRecord, 'tokensValidAfter'>, epochSeconds: number | undefined): boolean {
+  const cutOff = cutOffSecond(account);
+  if (cutOff === undefined) return false;
+  // Without a timestamp nothing proves the record is newer.
+  return epochSeconds === undefined || epochSeconds <= cutOff;
+}
+
+/** What an issued artifact stands for: the sign-in behind it, else its own issue time. */
+export interface Dated {
+  authTime?: number;
+  iat?: number;
+}
+
+export function signInSecondOf(artifact: Dated): number | undefined {
+  return artifact.authTime ?? artifact.iat;
+}
+
+/**
+ * The loginTs for a password sign-in that has just succeeded. In the cut-off's own second
+ * it waits for the next one (at most a second, only right after a revocation), so the
+ * new session is not mistaken for the old ones. If this instance's clock lags the one
+ * that wrote the cut-off by more than that, it dates the sign-in just after the cut-off.
+ */
+export async function signInSecond(account: Pick<AccountRecord, 'tokensValidAfter'>): Promise<number> {
+  const cutOff = cutOffSecond(account);
+  if (cutOff !== undefined) {
+    const wait = (cutOff + 1) * 1000 - Date.now();
+    if (wait > 0 && wait <= 1000) await sleep(wait);
+  }
+  return Math.max(Math.floor(Date.now() / 1000), cutOff === undefined ? 0 : cutOff + 1);
+}
+
+/** Reads the cut-off state of accounts for the places oidc-provider asks about a sign-in. */
+export class CutOffs {
+  readonly #accounts: AccountModel;
+
+  constructor(accounts: AccountModel) {
+    this.#accounts = accounts;
+  }
+
+  /**
+   * Whether a sign-in of `accountId` at `loginTs` still counts: the account exists, is
+   * enabled, and its cut-off came before that sign-in.
+   */
+  async isLive(accountId: string, loginTs: number | undefined): Promise<boolean> {
+    const account = await this.#accounts.findById(accountId, { disabled: 1, tokensValidAfter: 1 }).lean();
+    return account !== null && !account.disabled && !predatesCutOff(account, loginTs);
+  }
+
+  /**
+   * Moves the account's cut-off to `at`, never backwards: one conditional update, so two
+   * cut-offs racing leave the later one. Returns false for an unknown account.
+   */
+  async raise(accountId: string, at: Date): Promise<boolean> {
+    const result = await this.#accounts.updateOne(
+      { _id: accountId, $or: [{ tokensValidAfter: { $exists: false } }, { tokensValidAfter: { $lt: at } }] },
+      { $set: { tokensValidAfter: at } },
+    );
+    if (result.matchedCount > 0) return true;
+    return (await this.#accounts.exists({ _id: accountId })) !== null;
+  }
+}

@@ -34,8 +34,12 @@ export function revocationResponses(deps: RevocationDeps): Middleware {
       ctx.status = 200;
       ctx.body = '';
     }
-    // An explicit null body keeps the 200 and drops Content-Type (Koa sends Content-Length: 0).
-    if (ctx.status === 200 && ctx.body === '') ctx.body = null;
+    if (ctx.status !== 200 || ctx.body !== '') return;
+    // An explicit null body drops Content-Type; Koa then sends the 200 with Content-Length: 0.
+    // (Koa turns null into the JSON text `null` while the type is still JSON, so drop it first.)
+    ctx.remove('Content-Type');
+    ctx.body = null;
+    ctx.status = 200;
   };
 }
 

@@ -54,6 +54,10 @@ export const defaults = {
     maxFailures: 5,
     windowSeconds: 15 * 60,
   },
+  production: {
+    /** Shortest cookie key and admin client secret accepted (npm run secrets prints 43 characters). */
+    minSecretLength: 32,
+  },
   development: {
     adminClientId: 'admin',
     adminClientSecret: 'dev-admin-secret-change-me',

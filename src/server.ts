@@ -20,6 +20,7 @@ import { jwtIntrospection } from './oidc/introspection.js';
 import { providerConfiguration } from './oidc/configuration.js';
 import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
+import { revocationResponses } from './oidc/revocation.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { CutOffs } from './revocation/cutoff.js';
 import { SecurityEvents } from './security/events.js';
@@ -68,6 +69,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
     users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
   }));
   app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
+  app.use(revocationResponses({ store, events, verifyAccessToken }));
   app.use(mount(provider));
   return { app, provider, accounts, store, events };
 }

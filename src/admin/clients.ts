@@ -5,7 +5,7 @@ import { errors, type ClientMetadata } from 'oidc-provider';
 import { MongoAdapter } from '../oidc/adapter.js';
 import { auditOf, type AdminDeps } from './deps.js';
 import { AdminError, notFound, parse, reply } from './http.js';
-import { clientMetadata, page, pathId } from './schemas.js';
+import { clientMetadata, clientPatch, page, pathId } from './schemas.js';
 
 type StoredClient = ClientMetadata & { client_id: string; client_secret?: string };
 
@@ -60,6 +60,21 @@ export function clientRoutes(router: Router, deps: AdminDeps): void {
       clientId: client.client_id, ...origin, detail: { reason: 'client_deleted', grants: grants.length, actor },
     });
     reply(ctx, 200, { client_id: client.client_id, grants_revoked: grants.length });
+  });
+
+  // Changes the fields given and revalidates the whole client, so an update cannot reach
+  // a combination registration refuses (a public client with client_credentials, ...).
+  router.patch('/clients/:id', async (ctx) => {
+    const changes = parse(clientPatch, ctx.request.body, 'invalid_client_metadata');
+    const client = await load(ctx.params.id!);
+    const updated: StoredClient = { ...client, ...changes };
+    // Switching to a public client drops the secret; switching away from one issues a secret.
+    const issued = updated.token_endpoint_auth_method === 'none' ? undefined : (client.client_secret ?? newSecret());
+    if (issued) updated.client_secret = issued;
+    else delete updated.client_secret;
+    await validate(deps, updated);
+    await adapter.upsert(client.client_id, updated);
+    reply(ctx, 200, { ...view(updated), ...(issued && issued !== client.client_secret ? { client_secret: issued } : {}) });
   });
 
   router.post('/clients/:id/secret', async (ctx) => {

@@ -37,12 +37,14 @@ const clientFields: Record<string, Schema> = {
   refresh_token_idle_ttl: { type: 'integer', minimum: 1 },
   refresh_token_absolute_ttl: { type: 'integer', minimum: 1 },
   refresh_token_grace_period: int,
+  resource_server_audiences: { ...strings, description: 'APIs whose access tokens this (confidential) client may introspect' },
 };
 const clientView = { ...clientFields, client_id: str, client_id_issued_at: int };
 
 const schemas: Record<string, Schema> = {
   Error: closed({ error: str, error_description: str }, ['error', 'error_description']),
   NewClient: closed(clientFields, ['client_name']),
+  ClientPatch: closed(clientFields, []),
   Client: closed(clientView, ['client_id', 'client_name']),
   ClientCreated: closed({ ...clientView, client_secret: { ...str, description: 'shown only in this response' } }, ['client_id', 'client_name']),
   ClientList: closed({ clients: { type: 'array', items: ref('Client') }, next_offset: nextOffset }, ['clients', 'next_offset']),
@@ -127,6 +129,9 @@ export function openApiDocument(issuer: string) {
       '/clients/{id}': {
         parameters: [idParam('id')],
         get: op('Show an app (never its secret)', { 200: ok('the app', 'Client'), ...missing }),
+        patch: op('Change an app; the result is validated as a whole', {
+          200: ok('the changed app; a secret only when the change issued one', 'ClientCreated'), ...missing, ...bodyFailures,
+        }, body('ClientPatch')),
         delete: op('Delete an app and revoke its grants', { 200: ok('deleted', 'ClientDeleted'), ...missing }),
       },
       '/clients/{id}/secret': {

@@ -25,8 +25,13 @@ export const clientMetadata = z.object({
   refresh_token_idle_ttl: seconds.optional(),
   refresh_token_absolute_ttl: seconds.optional(),
   refresh_token_grace_period: z.number().int().min(0).optional(),
+  /** The APIs (audiences) whose access tokens this client may introspect as their resource server. */
+  resource_server_audiences: z.array(uri).max(20).optional(),
 }).strict();
 export type ClientMetadataInput = z.infer<typeof clientMetadata>;
+
+/** An update names only the fields it changes; the result is validated as a whole. */
+export const clientPatch = clientMetadata.partial().strict();
 
 const username = z.string().trim().min(1).max(128).regex(/^[\w.@+-]+$/, 'may only contain letters, digits and . @ + - _');
 /** Only the type and an upper bound here: the password policy (src/security/password-policy.ts)

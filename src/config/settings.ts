@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -108,7 +109,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
   };
-  if (production) requireProductionSecrets(e);
+  if (production) {
+    requireProductionSecrets(e);
+    requireProductionStrength(settings);
+  }
   return settings;
 }
 
@@ -128,6 +132,32 @@ function requireProductionSecrets(e: z.infer<typeof envSchema>): void {
   if (e.ADMIN_CLIENT_SECRET === defaults.development.adminClientSecret) {
     throw new SettingsError('ADMIN_CLIENT_SECRET must not be the development default in production');
   }
+}
+
+/**
+ * Present is not enough: a plain-http issuer sends cookies and codes in clear, and a short
+ * cookie key or admin secret can be guessed offline. Loopback http stays allowed for a
+ * production build tried on one machine.
+ */
+function requireProductionStrength(settings: Settings): void {
+  const issuer = new URL(settings.issuer);
+  if (issuer.protocol === 'http:' && !isLoopback(issuer.hostname)) {
+    throw new SettingsError(`ISSUER must be https in production (http only for localhost, 127.0.0.0/8 or [::1]); got ${issuer.origin}`);
+  }
+  const min = defaults.production.minSecretLength;
+  // The values themselves are secrets: the messages say which and how long, never what.
+  const shortKeys = (settings.cookieKeys ?? []).filter((key) => key.length < min).length;
+  if (shortKeys > 0) {
+    throw new SettingsError(`COOKIE_KEYS: every key must be at least ${min} characters in production (${shortKeys} shorter); npm run secrets prints good ones`);
+  }
+  if (settings.admin.clientSecret.length < min) {
+    throw new SettingsError(`ADMIN_CLIENT_SECRET must be at least ${min} characters in production; npm run secrets prints a good one`);
+  }
+}
+
+function isLoopback(hostname: string): boolean {
+  if (hostname === 'localhost' || hostname === '[::1]') return true;
+  return isIPv4(hostname) && hostname.startsWith('127.');
 }
 
 /** `FOO=` in a shell or compose file means "unset", not "empty string". */

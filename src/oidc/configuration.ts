@@ -11,6 +11,8 @@ import type { Accounts } from './accounts.js';
 import { adapterFactory } from './adapter-factory.js';
 import { REFRESH_CLIENT_METADATA, refreshPolicyFor, refreshTokenTtl, validateRefreshMetadata } from './refresh-policy.js';
 import type { ResourceCatalog } from './resources.js';
+import { RESOURCE_SERVER_AUDIENCES, validateClientRules } from './client-rules.js';
+import { mayCallFromBrowser, mayIntrospect, mayRevoke } from './token-access.js';
 import type { ArtifactStore } from './store.js';
 
 export interface ConfigurationDeps {
@@ -63,15 +65,21 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       id_token_signed_response_alg: settings.signingAlg,
     },
     extraClientMetadata: {
-      properties: [...REFRESH_CLIENT_METADATA],
-      validator: (_ctx, key, value) => validateRefreshMetadata(key, value),
+      properties: [...REFRESH_CLIENT_METADATA, RESOURCE_SERVER_AUDIENCES],
+      // Called once per listed property on every client oidc-provider builds; the
+      // whole-client rules run once, with resource_server_audiences.
+      validator: (_ctx, key, value, metadata) => {
+        if (key === RESOURCE_SERVER_AUDIENCES) validateClientRules(metadata, resources.introspectableAudiences);
+        else validateRefreshMetadata(key, value);
+      },
     },
+    clientBasedCORS: mayCallFromBrowser,
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: (_ctx, caller, token) => mayIntrospect(caller, token) },
+      revocation: { enabled: true, allowedPolicy: (_ctx, caller, token) => mayRevoke(caller, token) },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {

@@ -1,10 +1,11 @@
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { AccessTokenClaims, AccessTokenVerifier } from './access-tokens.js';
 import type { AccountModel } from '../db/models/account.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
+import { mayIntrospect, type TokenOwnership } from './token-access.js';
 
 export interface IntrospectionDeps {
   provider: Provider;
@@ -22,18 +23,32 @@ export interface IntrospectionDeps {
 export function jwtIntrospection(deps: IntrospectionDeps): Middleware {
   return async (ctx, next) => {
     await next();
-    const oidc = (ctx as unknown as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
-    if (oidc?.route !== 'introspection' || !oidc.client) return;
-    if ((ctx.body as { error?: string } | undefined)?.error !== 'unsupported_token_type') return;
-    const token = oidc.params?.token;
-    if (typeof token !== 'string') return;
-
+    const refused = refusedJwt(ctx, 'introspection');
+    if (!refused) return;
     ctx.status = 200;
-    ctx.body = await introspect(deps, token, oidc.client);
+    ctx.body = await introspect(deps, refused.token, refused.caller);
   };
 }
 
+/**
+ * The JWT and the authenticated caller when oidc-provider just answered
+ * `unsupported_token_type` for a structured token at `route` (it does so only after
+ * client authentication succeeded); undefined for every other response.
+ */
+export function refusedJwt(ctx: Context, route: 'introspection' | 'revocation'): { token: string; caller: Caller } | undefined {
+  const oidc = (ctx as unknown as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
+  if (oidc?.route !== route || !oidc.client) return undefined;
+  if ((ctx.body as { error?: string } | undefined)?.error !== 'unsupported_token_type') return undefined;
+  const token = oidc.params?.token;
+  return typeof token === 'string' ? { token, caller: oidc.client } : undefined;
+}
+
 type Caller = NonNullable<KoaContextWithOIDC['oidc']['client']>;
+
+/** A JWT access token as the token-access policy sees it; no `gid` means client credentials. */
+export function ownership(claims: AccessTokenClaims): TokenOwnership {
+  return { kind: claims.gid ? 'AccessToken' : 'ClientCredentials', clientId: claims.client_id, aud: claims.aud };
+}
 
 async function introspect(deps: IntrospectionDeps, token: string, caller: Caller): Promise<Record<string, unknown>> {
   const inactive = { active: false };
@@ -44,8 +59,7 @@ async function introspect(deps: IntrospectionDeps, token: string, caller: Caller
     // Not ours, tampered with or expired: RFC 7662 says "inactive", with no reason given.
     return inactive;
   }
-  // The same rule as oidc-provider's default features.introspection.allowedPolicy.
-  if (caller.clientAuthMethod === 'none' && claims.client_id !== caller.clientId) return inactive;
+  if (!mayIntrospect(caller, ownership(claims))) return inactive;
   if (!(await isLive(deps, claims))) return inactive;
   return {
     active: true,

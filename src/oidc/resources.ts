@@ -8,6 +8,8 @@ import type { Settings } from '../config/settings.js';
 export interface ResourceCatalog {
   apiAudience: string;
   adminAudience: string;
+  /** APIs a client may register as a resource server of (client metadata resource_server_audiences). */
+  introspectableAudiences: readonly string[];
   getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: Client): ResourceServer;
   defaultResource(ctx: KoaContextWithOIDC, client: Client, oneOf?: readonly string[]): string | readonly string[] | undefined;
 }
@@ -20,6 +22,8 @@ export function resourceCatalog(settings: Settings): ResourceCatalog {
   return {
     apiAudience,
     adminAudience,
+    // The admin API verifies its tokens itself; no client needs to introspect them.
+    introspectableAudiences: [apiAudience],
     getResourceServerInfo(_ctx, indicator, client) {
       if (indicator === apiAudience) return { ...jwt, scope: defaults.apiScopes.join(' '), audience: apiAudience };
       // Only the bootstrapped admin client may ever hold a token for the admin API.

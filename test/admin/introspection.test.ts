@@ -42,7 +42,10 @@ beforeAll(async () => {
   contract = new Contract(await (await fetch(`${server.issuer}/admin/openapi.json`)).json());
   const web = await register({ client_name: 'Notes', redirect_uris: [CALLBACK] });
   app = { clientId: web.id, clientSecret: web.secret, redirectUri: CALLBACK, config: await discover(server.issuer, web.id, { redirect_uris: [CALLBACK] }, client.ClientSecretBasic(web.secret!)) };
-  const rs = await register({ client_name: 'Notes API', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+  const rs = await register({
+    client_name: 'Notes API', grant_types: ['client_credentials'], response_types: [], redirect_uris: [],
+    resource_server_audiences: [server.settings.apiAudience],
+  });
   resourceServer = { id: rs.id, secret: rs.secret! };
   const spa = await register({ client_name: 'SPA', redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' });
   publicApp = { clientId: spa.id, clientSecret: undefined, redirectUri: CALLBACK, config: await discover(server.issuer, spa.id, { redirect_uris: [CALLBACK], token_endpoint_auth_method: 'none' }, client.None()) };

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
 import { loadSettings, SettingsError } from '../../src/config/settings.js';
@@ -45,11 +47,76 @@ describe('settings', () => {
   });
 
   it('refuses the development admin secret in production', () => {
-    const env = {
-      NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', JWKS: '{"keys":[]}', COOKIE_KEYS: 'k',
-      ADMIN_CLIENT_ID: 'admin', ADMIN_CLIENT_SECRET: 'dev-admin-secret-change-me', ISSUER: 'https://id.example.com',
-    };
-    expect(() => loadSettings(env)).toThrow(/ADMIN_CLIENT_SECRET/);
-    expect(loadSettings({ ...env, ADMIN_CLIENT_SECRET: 's3cr3t-from-vault' }).production).toBe(true);
+    expect(() => loadSettings({ ...production, ADMIN_CLIENT_SECRET: 'dev-admin-secret-change-me' })).toThrow(/ADMIN_CLIENT_SECRET/);
+    expect(loadSettings(production).production).toBe(true);
+  });
+
+  it.each([
+    'http://id.example.com',
+    'http://10.0.0.5:3000',
+    'http://192.168.1.1',
+    'http://[::2]',
+    'http://localhost.example.com',
+    'http://127.0.0.1.nip.io',
+    'HTTP://ID.EXAMPLE.COM',
+  ])('refuses the plain-http ISSUER %s in production, naming ISSUER', (issuer) => {
+    expect(() => loadSettings({ ...production, ISSUER: issuer })).toThrow(SettingsError);
+    expect(() => loadSettings({ ...production, ISSUER: issuer })).toThrow(/^(ISSUER must be https|invalid setting ISSUER)/);
+  });
+
+  it.each(['http://localhost:3000', 'http://127.0.0.1:8080', 'http://127.8.9.10', 'http://[::1]:3000', 'https://id.example.com'])(
+    'accepts the ISSUER %s in production (https, or loopback http)', (issuer) => {
+      expect(loadSettings({ ...production, ISSUER: issuer }).production).toBe(true);
+    },
+  );
+
+  it.each([
+    ['one short key', 'short-cookie-key'],
+    ['a short key behind a good one', `${key(43)},${key(31)}`],
+    ['a key one character short', key(31)],
+  ])('refuses COOKIE_KEYS with %s in production, naming COOKIE_KEYS and not the key', (_case, cookieKeys) => {
+    let message = '';
+    try {
+      loadSettings({ ...production, COOKIE_KEYS: cookieKeys });
+    } catch (err) {
+      expect(err).toBeInstanceOf(SettingsError);
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^COOKIE_KEYS/);
+    for (const value of cookieKeys.split(',')) expect(message).not.toContain(value);
+  });
+
+  it('refuses an ADMIN_CLIENT_SECRET shorter than 32 characters in production, without printing it', () => {
+    for (const secret of ['x', key(31)]) {
+      expect(() => loadSettings({ ...production, ADMIN_CLIENT_SECRET: secret })).toThrow(/^ADMIN_CLIENT_SECRET must be at least 32/);
+      expect(() => loadSettings({ ...production, ADMIN_CLIENT_SECRET: secret })).not.toThrow(new RegExp(secret));
+    }
+    expect(loadSettings({ ...production, ADMIN_CLIENT_SECRET: key(32), COOKIE_KEYS: `${key(32)},${key(40)}` }).cookieKeys).toHaveLength(2);
+  });
+
+  it('leaves development alone: short keys and plain http are fine outside production', () => {
+    expect(loadSettings({ ISSUER: 'http://id.example.com', COOKIE_KEYS: 'a', ADMIN_CLIENT_SECRET: 'x' }).production).toBe(false);
+  });
+
+  it('accepts exactly what npm run secrets prints', () => {
+    const output = execFileSync(process.execPath, ['--import', 'tsx', 'src/config/generate-secrets.ts'], { encoding: 'utf8' });
+    const printed = Object.fromEntries(output.trim().split('\n').map((line) => {
+      const at = line.indexOf('=');
+      return [line.slice(0, at), line.slice(at + 1).replace(/^'|'$/g, '')];
+    }));
+    expect(Object.keys(printed).sort()).toEqual(['ADMIN_CLIENT_SECRET', 'COOKIE_KEYS', 'JWKS']);
+    const settings = loadSettings({ ...production, ...printed });
+    expect(settings.cookieKeys).toEqual([printed.COOKIE_KEYS]);
+    expect(settings.admin.clientSecret).toBe(printed.ADMIN_CLIENT_SECRET);
   });
 });
+
+/** A production environment that passes every check; tests spoil one setting at a time. */
+const production = {
+  NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', JWKS: '{"keys":[]}', COOKIE_KEYS: key(43),
+  ADMIN_CLIENT_ID: 'admin', ADMIN_CLIENT_SECRET: key(43), ISSUER: 'https://id.example.com',
+};
+
+function key(length: number): string {
+  return randomBytes(length).toString('base64url').slice(0, length);
+}

@@ -32,6 +32,11 @@ export class MongoAdapter implements Adapter {
       if (typeof value === 'string') doc[field] = value;
     }
     if (typeof payload.rotations === 'number') doc.rotations = payload.rotations;
+    await this.replace(id, doc);
+  }
+
+  /** The write behind upsert; sessions make it conditional (src/oidc/session-adapter.ts). */
+  protected async replace(id: string, doc: ArtifactDoc): Promise<void> {
     await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
   }
 

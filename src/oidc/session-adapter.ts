@@ -2,7 +2,7 @@ import type { AdapterPayload } from 'oidc-provider';
 
 import type { CutOffs } from '../revocation/cutoff.js';
 import { MongoAdapter } from './adapter.js';
-import type { ArtifactStore } from './store.js';
+import type { ArtifactDoc, ArtifactStore } from './store.js';
 
 /**
  * Sessions, read through the user's cut-off. oidc-provider saves the session it loaded at
@@ -11,6 +11,9 @@ import type { ArtifactStore } from './store.js';
  * oidc-provider then treats the cookie as signed out everywhere it looks (authorization,
  * prompt=none, the login and consent pages, resume, logout) and overwrites the record
  * with an empty one.
+ *
+ * A session its user signed out in the account center is a tombstone (endSessionRecord in
+ * store.ts): it reads as absent, and the save of a request in flight does not replace it.
  */
 export class SessionAdapter extends MongoAdapter {
   readonly #cutOffs: CutOffs;
@@ -28,8 +31,23 @@ export class SessionAdapter extends MongoAdapter {
     return this.signedIn(await super.findByUid(uid));
   }
 
+  /** Never over a tombstone: the filter misses it and the upsert's insert hits its _id. */
+  protected override async replace(id: string, doc: ArtifactDoc): Promise<void> {
+    try {
+      await this.collection.replaceOne({ _id: id, endedAt: { $exists: false } }, doc, { upsert: true });
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== DUPLICATE_KEY) throw err;
+    }
+  }
+
+  protected override isExpired(doc: ArtifactDoc): boolean {
+    return doc.endedAt !== undefined || super.isExpired(doc);
+  }
+
   private async signedIn(session: AdapterPayload | undefined): Promise<AdapterPayload | undefined> {
     if (!session?.accountId) return session;
     return (await this.#cutOffs.isLive(session.accountId, session.loginTs)) ? session : undefined;
   }
 }
+
+const DUPLICATE_KEY = 11000;

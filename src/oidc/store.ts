@@ -18,6 +18,8 @@ export interface ArtifactDoc {
   rotations?: number;
   /** RefreshToken only: when the retry grace path re-issued from this token. */
   graceUsedAt?: Date;
+  /** Session only: signed out by its user; the record stays as a tombstone until it expires. */
+  endedAt?: Date;
 }
 
 /** The parts of oidc-provider's stored payloads that revocation and the admin API read. */
@@ -91,6 +93,21 @@ export class ArtifactStore {
     ]);
     return results.reduce((sum, r) => sum + r.deletedCount, 0);
   }
+}
+
+/**
+ * Signs out one browser session of `accountId`: the record becomes a tombstone (no
+ * payload, no account) that reads as absent and that a request in flight cannot
+ * overwrite with the session it loaded (src/oidc/session-adapter.ts). Returns the ended
+ * session's payload, or undefined if it was not that account's live session.
+ */
+export async function endSessionRecord(store: ArtifactStore, uid: string, accountId: string): Promise<SessionPayload | undefined> {
+  const sessions = store.collection('Session');
+  const doc = await sessions.findOne({ uid, accountId, endedAt: { $exists: false } });
+  if (!doc) return undefined;
+  const tombstone: ArtifactDoc = { _id: doc._id, payload: '{}', endedAt: new Date(), ...(doc.expiresAt ? { expiresAt: doc.expiresAt } : {}) };
+  const result = await sessions.replaceOne({ _id: doc._id, accountId, endedAt: { $exists: false } }, tombstone);
+  return result.modifiedCount > 0 ? parsePayload<SessionPayload>(doc) : undefined;
 }
 
 export const ALL_MODELS = [

@@ -64,6 +64,11 @@ export class CutOffs {
     return account !== null && !account.disabled && !predatesCutOff(account, loginTs);
   }
 
+  /** The account's cut-off state, for dating a sign-in after it. */
+  async account(accountId: string): Promise<Pick<AccountRecord, 'tokensValidAfter'> | undefined> {
+    return (await this.#accounts.findById(accountId, { tokensValidAfter: 1 }).lean()) ?? undefined;
+  }
+
   /**
    * Moves the account's cut-off to `at`, never backwards: one conditional update, so two
    * cut-offs racing leave the later one. Returns false for an unknown account.

@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import type { SecurityEventType } from '../db/models/security-event.js';
 import type { SecurityEvents } from '../security/events.js';
 import { parsePayload, type ArtifactStore, type SessionPayload } from '../oidc/store.js';
-import type { CutOffs } from './cutoff.js';
+import { signInSecond, type CutOffs } from './cutoff.js';
 
 /** What ending a user's past needs; the admin API's deps (and later the account center's) fit. */
 export interface RevocationDeps {
@@ -51,10 +51,32 @@ export interface RevokeCounts {
  * back channel; those steps tidy up and inform, the cut-off is what guarantees.
  */
 export async function endUserPast(
-  deps: RevocationDeps, accountId: string, reason: PastEnding, origin: RevocationOrigin = {},
+  deps: RevocationDeps, accountId: string, reason: PastEnding, origin: RevocationOrigin = {}, keep: KeptSession = {},
 ): Promise<RevokeCounts> {
   await deps.cutOffs.raise(accountId, new Date());
-  return clearAndNotify(deps, accountId, undefined, EVENT_OF[reason], origin);
+  if (keep.sessionUid) await resignIn(deps, accountId, keep.sessionUid);
+  return clearAndNotify(deps, accountId, undefined, EVENT_OF[reason], origin, keep.sessionUid);
+}
+
+/** A user changing their own password stays signed in on the device they did it from. */
+export interface KeptSession {
+  /** The uid of the browser session that survives the cut-off. */
+  sessionUid?: string;
+}
+
+/**
+ * The kept session is dated after the cut-off (as if signed in again now) and forgets its
+ * apps, whose grants end with everything else. Written straight to the store: through
+ * oidc-provider it would already read as signed out. A request of that session in flight
+ * may still save the old sign-in time back; the session then ends too, never the reverse.
+ */
+async function resignIn(deps: RevocationDeps, accountId: string, sessionUid: string): Promise<void> {
+  const sessions = deps.store.collection('Session');
+  const doc = await sessions.findOne({ uid: sessionUid, accountId });
+  const account = await deps.cutOffs.account(accountId);
+  if (!doc || !account) return;
+  const payload = { ...parsePayload<SessionPayload>(doc), loginTs: await signInSecond(account), authorizations: {} };
+  await sessions.updateOne({ _id: doc._id, accountId }, { $set: { payload: JSON.stringify(payload) } });
 }
 
 /**
@@ -63,15 +85,17 @@ export async function endUserPast(
  */
 export async function revokeUserFromClient(
   deps: RevocationDeps, accountId: string, clientId: string, origin: RevocationOrigin = {},
+  event: Extract<SecurityEventType, 'user.revoked' | 'grant.removed_by_user'> = 'user.revoked',
 ): Promise<RevokeCounts> {
-  return clearAndNotify(deps, accountId, clientId, 'user.revoked', origin);
+  return clearAndNotify(deps, accountId, clientId, event, origin);
 }
 
 async function clearAndNotify(
   deps: RevocationDeps, accountId: string, clientId: string | undefined, event: SecurityEventType, origin: RevocationOrigin,
+  keptSessionUid?: string,
 ): Promise<RevokeCounts> {
   const { store } = deps;
-  const sessions = await liveSessions(deps, accountId);
+  const sessions = (await liveSessions(deps, accountId)).filter((session) => session.uid !== keptSessionUid);
   const logouts = new Map<string, Set<string | undefined>>();
   const grantIds = new Set<string>();
   for (const session of sessions) {
@@ -100,7 +124,10 @@ async function clearAndNotify(
     backchannel_logouts_failed: 0,
   };
   if (clientId) counts.sessions_updated = await forgetClient(deps, sessions, clientId);
-  else counts.sessions_ended = (await store.collection('Session').deleteMany({ accountId })).deletedCount;
+  else {
+    const filter = keptSessionUid ? { accountId, uid: { $ne: keptSessionUid } } : { accountId };
+    counts.sessions_ended = (await store.collection('Session').deleteMany(filter)).deletedCount;
+  }
 
   // After the revocation, so an app reacting to the logout token cannot refresh any more.
   const outcome = await notifyClients(deps, accountId, logouts);

@@ -75,7 +75,8 @@ async function introspect(deps: IntrospectionDeps, token: string, caller: Caller
   };
 }
 
-async function isLive(deps: IntrospectionDeps, claims: AccessTokenClaims): Promise<boolean> {
+/** Whether a verified JWT access token still stands for live state; the account API asks too. */
+export async function isLive(deps: Pick<IntrospectionDeps, 'provider' | 'accounts'>, claims: AccessTokenClaims): Promise<boolean> {
   // client_credentials: no user and no grant, so the client itself must still exist.
   if (!claims.gid) return claims.sub === claims.client_id && (await deps.provider.Client.find(claims.client_id)) !== undefined;
 

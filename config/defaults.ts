@@ -54,6 +54,18 @@ export const defaults = {
     maxFailures: 5,
     windowSeconds: 15 * 60,
   },
+  /** The account center (/account) and its API: a first-party client of this server. */
+  account: {
+    clientId: 'account-center',
+    /** The account API's scope, on the resource <ISSUER>/account. */
+    scope: 'account',
+    /** Remove access, sign out others: the sign-in (or password confirmation) must be this recent. */
+    recentSignInSeconds: 10 * 60,
+    /** A session's "last active" is written at most this often. */
+    lastActiveEverySeconds: 60,
+    /** How many of the user's own security events the page shows. */
+    activityShown: 20,
+  },
   production: {
     /** Shortest cookie key and admin client secret accepted (npm run secrets prints 43 characters). */
     minSecretLength: 32,

@@ -14,6 +14,9 @@ import { errorBoundary } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { adminApi } from './admin/router.js';
+import { accountCenter, deviceTracking } from './account/index.js';
+import { Devices } from './account/devices.js';
+import { accountCenterClient } from './account/first-party.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
 import { AccountAdmin, Accounts } from './oidc/accounts.js';
 import { jwtIntrospection } from './oidc/introspection.js';
@@ -48,9 +51,11 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const throttle = new LoginThrottle(connection);
   await throttle.ensureIndexes();
   const resources = resourceCatalog(settings);
+  const devices = new Devices(connection, settings.ttl.session);
+  await devices.ensureIndexes();
 
   const provider = new Provider(settings.issuer, providerConfiguration({
-    settings, keys, store, accounts, resources, events, cutOffs, staticClients: [adminClient(settings)],
+    settings, keys, store, accounts, resources, events, cutOffs, staticClients: [adminClient(settings), accountCenterClient(settings, keys.cookieKeys)],
   }));
   auditRefreshFamilies(provider, events);
   provider.proxy = settings.trustProxy;
@@ -64,12 +69,15 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   app.use(stylesheet());
   app.use(interactionRoutes(provider, accounts, throttle, events).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
-  app.use(adminApi({
-    settings, provider, store, events, cutOffs, verifyAccessToken,
-    users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
+  const users = new AccountAdmin(accounts, settings.scryptN);
+  app.use(adminApi({ settings, provider, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience }));
+  app.use(accountCenter({
+    settings, provider, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
+    accountAudience: resources.accountAudience, secret: keys.cookieKeys[0]!,
   }));
   app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
   app.use(revocationResponses({ store, events, verifyAccessToken }));
+  app.use(deviceTracking(provider, devices, events));
   app.use(mount(provider));
   return { app, provider, accounts, store, events };
 }

@@ -42,6 +42,8 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).max(320).default(defaults.mail.from),
   DEMO_APP_URL: httpUrl.default(defaults.development.demo.appUrl),
   DEMO_API_URL: httpUrl.default(defaults.development.demo.apiUrl),
+  ACCOUNT_RECENT_SIGN_IN_SECONDS: seconds(defaults.account.recentSignInSeconds),
+  ACCOUNT_API_CLIENTS: z.string().optional(),
   SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
 });
@@ -65,6 +67,9 @@ export interface Settings {
   ttl: { accessToken: number; idToken: number; session: number; grant: number };
   refreshToken: { rotate: boolean; idleTtl: number; absoluteTtl: number; graceSeconds: number };
   scryptN: number;
+  /** The account center: how recent a sign-in destructive actions need, and the first-party
+   * clients (besides the account center itself) that may ask for the account API. */
+  account: { recentSignInSeconds: number; apiClients: string[] };
   /** Outgoing mail: SMTP in production; absent = the development outbox under dataDir. */
   mail: { smtpUrl: string | undefined; from: string };
   /** Development only: where `npm run demo` runs the example app and API (the seed registers the app). */
@@ -106,6 +111,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       graceSeconds: e.REFRESH_TOKEN_GRACE_SECONDS,
     },
     scryptN: e.SCRYPT_N,
+    account: {
+      recentSignInSeconds: e.ACCOUNT_RECENT_SIGN_IN_SECONDS,
+      apiClients: e.ACCOUNT_API_CLIENTS?.split(',').map((id) => id.trim()).filter(Boolean) ?? [],
+    },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
   };

@@ -7,6 +7,7 @@ import type { Settings } from '../config/settings.js';
 import type { CutOffs } from '../revocation/cutoff.js';
 import type { SecurityEvents } from '../security/events.js';
 import { renderPage } from '../http/render.js';
+import { loadExistingGrant } from '../account/first-party.js';
 import type { Accounts } from './accounts.js';
 import { adapterFactory } from './adapter-factory.js';
 import { REFRESH_CLIENT_METADATA, refreshPolicyFor, refreshTokenTtl, validateRefreshMetadata } from './refresh-policy.js';
@@ -36,6 +37,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     adapter: adapterFactory(store, { settings, events, cutOffs }),
     clients: deps.staticClients,
     findAccount: accounts.findAccount,
+    loadExistingGrant: loadExistingGrant(settings),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
     claims: { ...claimsByScope, offline_access: [] } as unknown as Configuration['claims'],

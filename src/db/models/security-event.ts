@@ -11,6 +11,10 @@ export const SECURITY_EVENT_TYPES = [
   'user.deleted',
   'user.password_changed',
   'grant.revoked',
+  'session.signed_in',
+  'grant.removed_by_user',
+  'session.ended_by_user',
+  'profile.changed',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

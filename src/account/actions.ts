@@ -1,0 +1,90 @@
+import type Provider from 'oidc-provider';
+
+import type { AccountAdmin } from '../oidc/accounts.js';
+import { endSessionRecord, type ArtifactStore } from '../oidc/store.js';
+import type { CutOffs } from '../revocation/cutoff.js';
+import { endUserPast, revokeUserFromClient, type RevocationOrigin } from '../revocation/user-past.js';
+import type { SecurityEvents } from '../security/events.js';
+
+/** What the user's own actions need; built once in src/account/index.ts. */
+export interface ActionDeps {
+  provider: Provider;
+  store: ArtifactStore;
+  events: SecurityEvents;
+  cutOffs: CutOffs;
+  users: AccountAdmin;
+}
+
+/**
+ * Removes one app's access: every grant the user gave that app ends with its tokens and
+ * codes, the app leaves the user's sessions and is told over the back channel. The same
+ * function as the admin's one-app revocation. False when the grant is not the user's (or
+ * gone already): the caller answers 404 either way, so another user's ids reveal nothing.
+ */
+export async function removeApp(deps: ActionDeps, accountId: string, grantId: string, origin: RevocationOrigin): Promise<boolean> {
+  const grants = deps.store.collection('Grant');
+  const grant = await grants.findOne({ _id: grantId, accountId }, { projection: { clientId: 1 } });
+  if (!grant?.clientId) return false;
+  // Reserve first: of concurrent removals exactly one deletes the grant and goes on.
+  if ((await grants.deleteOne({ _id: grantId, accountId })).deletedCount === 0) return false;
+  await deps.store.revokeGrant(grantId);
+  await revokeUserFromClient(deps, accountId, grant.clientId, origin, 'grant.removed_by_user');
+  return true;
+}
+
+/**
+ * Signs one browser session out: the session record goes and each app signed in through
+ * it gets a back-channel logout token for that session (its `sid`). The apps' grants stay,
+ * as with a sign-out at the provider. False for a session that is not the user's.
+ */
+export async function endSession(deps: ActionDeps, accountId: string, sessionUid: string, origin: RevocationOrigin): Promise<boolean> {
+  const session = await endSessionRecord(deps.store, sessionUid, accountId);
+  if (!session) return false;
+  const notified = await Promise.allSettled(Object.entries(session.authorizations ?? {}).map(async ([clientId, auth]) => {
+    const client = (await deps.provider.Client.find(clientId)) as LogoutCapable | undefined;
+    if (client?.backchannelLogoutUri) await client.backchannelLogout(accountId, auth.sid);
+  }));
+  const failed = notified.filter((result) => result.status === 'rejected').length;
+  await deps.events.record('session.ended_by_user', { accountId, ...origin, detail: { session: sessionUid, backchannel_logouts_failed: failed } });
+  return true;
+}
+
+/** Every session of the user but this one. */
+export async function endOtherSessions(deps: ActionDeps, accountId: string, currentUid: string, origin: RevocationOrigin): Promise<number> {
+  const others = await deps.store.collection('Session')
+    .find({ accountId, uid: { $ne: currentUid } }, { projection: { uid: 1 } }).toArray();
+  // One by one: each app gets the logout token of the session it was signed in through.
+  let ended = 0;
+  for (const doc of others) if (doc.uid && await endSession(deps, accountId, doc.uid, origin)) ended += 1;
+  return ended;
+}
+
+/**
+ * A new password, then the same cut-off as an administrator's password change: every
+ * other session and every refresh token of the user ends; this session stays signed in.
+ */
+export async function changePassword(
+  deps: ActionDeps, accountId: string, password: string, currentUid: string, origin: RevocationOrigin,
+): Promise<void> {
+  await deps.users.update(accountId, { password });
+  await endUserPast(deps, accountId, 'password_changed', origin, { sessionUid: currentUid });
+}
+
+/** Name and email; a changed email is unverified until verified again. */
+export async function updateProfile(
+  deps: ActionDeps, accountId: string, changes: { name: string | null; email: string | null }, current: { name?: string; email?: string },
+  origin: RevocationOrigin,
+): Promise<void> {
+  const update: { name?: string | null; email?: string | null } = {};
+  if (changes.name !== (current.name ?? null)) update.name = changes.name;
+  if (changes.email !== (current.email ?? null)) update.email = changes.email;
+  if (Object.keys(update).length === 0) return;
+  await deps.users.update(accountId, update);
+  await deps.events.record('profile.changed', { accountId, ...origin, detail: { fields: Object.keys(update) } });
+}
+
+/** oidc-provider's Client has this method (lib/models/client.js); its typings omit it. */
+interface LogoutCapable {
+  backchannelLogoutUri?: string;
+  backchannelLogout(sub: string, sid: string | undefined): Promise<void>;
+}

@@ -1,0 +1,166 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { z } from 'zod';
+
+import { defaults } from '../../config/defaults.js';
+import { renderPage } from '../http/render.js';
+import { checkPassword } from '../security/password-policy.js';
+import { changePassword, endOtherSessions, endSession, removeApp, updateProfile } from './actions.js';
+import type { AccountCenterDeps } from './deps.js';
+import { connectedApps, recentActivity, signedInSessions } from './overview.js';
+import { confirmPassword } from './password-confirmation.js';
+import { csrfMatches, finishSignIn, isRecent, startSignIn, visitOf, type AccountVisit } from './sign-in.js';
+
+/** Fixed messages after an action (the query names one; nothing typed is ever echoed). */
+const NOTICES: Record<string, string> = {
+  'app-removed': 'The app no longer has access to your account.',
+  'session-ended': 'That device is signed out.',
+  'others-ended': 'Every other device is signed out.',
+  'password-changed': 'Your password is changed. Every other device and app was signed out.',
+  'profile-saved': 'Your profile is saved.',
+  confirmed: 'Thanks. For the next few minutes you can remove access and sign out devices.',
+};
+const LOCKED = 'Too many failed attempts. Try again later.';
+const WRONG = 'That is not your current password.';
+
+const id = z.string().min(1).max(128);
+const passwordChange = z.object({ current_password: z.string().min(1).max(1024), new_password: z.string().min(1).max(1024) });
+const passwordConfirmation = z.object({ password: z.string().min(1).max(1024) });
+const profile = z.object({
+  name: z.string().trim().max(256).transform((v) => v || null),
+  email: z.union([z.literal(''), z.string().trim().toLowerCase().pipe(z.email().max(320))]).transform((v) => v || null),
+});
+
+/** The account center's pages under /account: server-rendered, no script, a form per action. */
+export function accountPages(deps: AccountCenterDeps): Router {
+  const router = new Router({ prefix: '/account' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
+  const origin = (ctx: Context) => ({ actor: defaults.account.clientId, ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+
+  router.use(pageErrors);
+
+  router.get('/', async (ctx) => {
+    const visit = await visitOf(deps, ctx);
+    if (!visit) return startSignIn(deps, ctx);
+    const notice = typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined;
+    return showHome(ctx, visit, { notice });
+  });
+
+  router.get('/callback', async (ctx) => {
+    const returnTo = await finishSignIn(deps, ctx);
+    if (returnTo) return ctx.redirect(returnTo);
+    ctx.status = 400;
+    return renderPage(ctx, 'account/message', { title: 'Sign-in not completed', heading: 'Sign-in not completed', text: 'This sign-in link was stale or not meant for this browser.' });
+  });
+
+  /** Every POST: a signed-in visit and its CSRF token, or a page that says what to do. */
+  async function guard(ctx: Context, next: Next) {
+    const visit = await visitOf(deps, ctx);
+    if (!visit) return message(ctx, 401, 'Signed out', 'Your session has ended. Open your account again to sign in.');
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    if (!csrfMatches(visit, body?._csrf)) return message(ctx, 403, 'Form expired', 'This form has expired or did not come from this page. Reload your account page and try again.');
+    ctx.state.visit = visit;
+    await next();
+  }
+
+  /** Remove access and sign out devices need a sign-in (or password confirmation) within the last minutes. */
+  async function recent(ctx: Context, next: Next) {
+    const visit = ctx.state.visit as AccountVisit;
+    if (isRecent(deps.settings, visit)) return next();
+    return renderPage(ctx, 'account/confirm', { title: 'Confirm it’s you', csrfToken: visit.csrfToken, username: visit.account.username });
+  }
+
+  router.post('/confirm', form, guard, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    const input = passwordConfirmation.safeParse(ctx.request.body);
+    const outcome = input.success ? await confirmPassword(deps, visit.account, input.data.password, origin(ctx)) : 'wrong';
+    if (outcome === 'confirmed') {
+      await deps.devices.confirm(visit.sessionUid, visit.account._id);
+      return ctx.redirect('/account?notice=confirmed');
+    }
+    ctx.status = outcome === 'locked' ? 429 : 401;
+    return renderPage(ctx, 'account/confirm', {
+      title: 'Confirm it’s you', csrfToken: visit.csrfToken, username: visit.account.username, error: outcome === 'locked' ? LOCKED : WRONG,
+    });
+  });
+
+  router.post('/apps/:grantId/remove', form, guard, recent, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    const grantId = id.safeParse(ctx.params.grantId);
+    if (!grantId.success || !(await removeApp(deps, visit.account._id, grantId.data, origin(ctx)))) return gone(ctx, 'app');
+    return ctx.redirect('/account?notice=app-removed');
+  });
+
+  router.post('/sessions/others/end', form, guard, recent, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    await endOtherSessions(deps, visit.account._id, visit.sessionUid, origin(ctx));
+    return ctx.redirect('/account?notice=others-ended');
+  });
+
+  router.post('/sessions/:sessionId/end', form, guard, recent, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    const sessionId = id.safeParse(ctx.params.sessionId);
+    if (!sessionId.success || !(await endSession(deps, visit.account._id, sessionId.data, origin(ctx)))) return gone(ctx, 'session');
+    // Signing out this very device is a sign-out: the account center asks to sign in again.
+    return ctx.redirect(sessionId.data === visit.sessionUid ? '/account' : '/account?notice=session-ended');
+  });
+
+  router.post('/password', form, guard, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    const input = passwordChange.safeParse(ctx.request.body);
+    if (!input.success) return showHome(ctx, visit, { passwordError: 'Enter your current and your new password.' }, 400);
+    const confirmed = await confirmPassword(deps, visit.account, input.data.current_password, origin(ctx));
+    if (confirmed !== 'confirmed') return showHome(ctx, visit, { passwordError: confirmed === 'locked' ? LOCKED : WRONG }, confirmed === 'locked' ? 429 : 401);
+    const violation = await checkPassword(input.data.new_password, visit.account);
+    if (violation) return showHome(ctx, visit, { passwordError: violation.message }, 400);
+    await changePassword(deps, visit.account._id, input.data.new_password, visit.sessionUid, origin(ctx));
+    return ctx.redirect('/account?notice=password-changed');
+  });
+
+  router.post('/profile', form, guard, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    const input = profile.safeParse(ctx.request.body);
+    if (!input.success) return showHome(ctx, visit, { profileError: 'Enter a valid email address (or leave it empty).' }, 400);
+    await updateProfile(deps, visit.account._id, input.data, visit.account, origin(ctx));
+    return ctx.redirect('/account?notice=profile-saved');
+  });
+
+  async function showHome(ctx: Context, visit: AccountVisit, extra: Record<string, unknown>, status = 200) {
+    const [apps, sessions, activity] = await Promise.all([
+      connectedApps(deps, visit.account._id),
+      signedInSessions(deps, visit.account, visit.sessionUid),
+      recentActivity(deps, visit.account),
+    ]);
+    ctx.status = status;
+    return renderPage(ctx, 'account/index', {
+      title: 'Your account', wide: true, account: visit.account, apps, sessions, activity,
+      csrfToken: visit.csrfToken, recent: isRecent(deps.settings, visit), ...extra,
+    });
+  }
+
+  return router;
+}
+
+function message(ctx: Context, status: number, heading: string, text: string) {
+  ctx.status = status;
+  return renderPage(ctx, 'account/message', { title: heading, heading, text });
+}
+
+/** A stale or foreign id: the same answer either way, so another user's ids reveal nothing. */
+function gone(ctx: Context, what: 'app' | 'session') {
+  return message(ctx, 404, 'Nothing to do', what === 'app'
+    ? 'That app has no access to your account (any more). Nothing was changed.'
+    : 'That device is not signed in to your account (any more). Nothing was changed.');
+}
+
+/** Client errors (a body too large, say) as a page; anything else stays a bare 500 (src/http/errors.ts). */
+async function pageErrors(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status !== 'number' || status < 400 || status >= 500) throw err;
+    await message(ctx, status, 'Request refused', 'The form could not be read. Go back to your account page and try again.');
+  }
+}

@@ -54,7 +54,7 @@ describe('a consumed refresh token presented again', () => {
   });
 
   it('answers requests refused before any token is read the same for a consumed and an unknown token', async () => {
-    // A grant_type in other case, a scope with forbidden characters, a duplicated parameter:
+    // A grant_type in other case, a scope with forbidden characters:
     // oidc-provider refuses these before looking at the token, so they cannot tell tokens apart.
     const { rp, first } = await rotatedFamily();
     const malformed: Array<Record<string, string>> = [

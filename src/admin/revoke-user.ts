@@ -88,7 +88,7 @@ async function forgetClient(deps: AdminDeps, sessions: SessionPayload[], clientI
   let updated = 0;
   for (const payload of sessions) {
     if (!payload.authorizations?.[clientId]) continue;
-    const session = await deps.provider.Session.find(payload.jti);
+    const session = await deps.providers.provider.Session.find(payload.jti);
     if (!session?.authorizations?.[clientId]) continue;
     delete session.authorizations[clientId];
     await session.persist();
@@ -108,7 +108,7 @@ interface LogoutCapable {
 async function notifyClients(deps: AdminDeps, accountId: string, logouts: Map<string, Set<string | undefined>>) {
   const attempts: Promise<void>[] = [];
   for (const [cid, sids] of logouts) {
-    const client = (await deps.provider.Client.find(cid)) as LogoutCapable | undefined;
+    const client = (await deps.providers.provider.Client.find(cid)) as LogoutCapable | undefined;
     if (!client?.backchannelLogoutUri) continue;
     const targets = sids.size > 1 ? [...sids].filter((sid) => sid !== undefined) : [...sids];
     for (const sid of targets) attempts.push(client.backchannelLogout(accountId, sid));

@@ -1,10 +1,7 @@
 /**
- * `npm run secrets`: prints fresh production values for JWKS and COOKIE_KEYS, using the
- * same generators as development, so operators never hand-craft key material.
+ * `npm run secrets`: prints a fresh production KEY_ENCRYPTION_KEY. Signing and cookie keys
+ * are generated in MongoDB on first start (encrypted under it), so nobody hand-crafts them.
  */
-import { generateCookieKeys, generateJwks } from './keys.js';
+import { generateEncryptionKey } from './keys.js';
 
-const jwks = await generateJwks();
-const cookieKeys = await generateCookieKeys();
-console.log(`JWKS='${JSON.stringify(jwks)}'`);
-console.log(`COOKIE_KEYS=${cookieKeys.join(',')}`);
+console.log(`KEY_ENCRYPTION_KEY=${generateEncryptionKey()}`);

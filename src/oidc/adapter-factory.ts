@@ -11,8 +11,15 @@ export interface AdapterDeps {
   events: SecurityEvents;
 }
 
-/** oidc-provider calls this once per model name. Kept apart from adapter.ts because the
- * refresh-token adapter extends MongoAdapter (one module holding both would be an import cycle). */
+/** oidc-provider calls this once per model name and provider instance; one adapter per name
+ * serves every instance (they are rebuilt when keys change, src/oidc/provider-host.ts). Kept
+ * apart from adapter.ts because the refresh-token adapter extends MongoAdapter (one module
+ * holding both would be an import cycle). */
 export function adapterFactory(store: ArtifactStore, deps: AdapterDeps): (name: string) => Adapter {
-  return (name) => (name === 'RefreshToken' ? new RefreshTokenAdapter(store, deps) : new MongoAdapter(store, name));
+  const adapters = new Map<string, Adapter>();
+  const create = (name: string) => (name === 'RefreshToken' ? new RefreshTokenAdapter(store, deps) : new MongoAdapter(store, name));
+  return (name) => {
+    if (!adapters.has(name)) adapters.set(name, create(name));
+    return adapters.get(name)!;
+  };
 }

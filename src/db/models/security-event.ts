@@ -9,6 +9,8 @@ export const SECURITY_EVENT_TYPES = [
   'user.revoked',
   'user.disabled',
   'grant.revoked',
+  'key.rotated',
+  'key.revoked',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

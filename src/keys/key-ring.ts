@@ -65,6 +65,10 @@ export class KeyRing {
     return this.#doc.keys;
   }
 
+  get timing(): KeyTiming {
+    return this.#deps.timing;
+  }
+
   /** Called with the new material whenever the key set changes (here or on another instance). */
   onChange(listener: (material: KeyMaterial) => void): void {
     this.#listeners.push(listener);
@@ -122,12 +126,14 @@ export class KeyRing {
   /** Applies a plan with one compare-and-set; null when another instance changed the set first. */
   async #transition(apply: (plan: KeyPlan) => Promise<void>, audit: KeyAudit = {}): Promise<KeyChange[] | null> {
     const now = new Date();
-    const plan = new KeyPlan(this.#doc.keys, now, this.#deps.timing, this.#mint);
+    // The version the plan starts from: a pickup may install a newer one while keys are generated.
+    const base = this.#doc;
+    const plan = new KeyPlan(base.keys, now, this.#deps.timing, this.#mint);
     await apply(plan);
     if (plan.changes.length === 0) return [];
     const updated = await this.#deps.collection.findOneAndUpdate(
-      { _id: KEY_SET_ID, version: this.#doc.version },
-      { $set: { keys: plan.keys, version: this.#doc.version + 1, updatedAt: now } },
+      { _id: KEY_SET_ID, version: base.version },
+      { $set: { keys: plan.keys, version: base.version + 1, updatedAt: now } },
       { returnDocument: 'after' },
     );
     if (!updated) {
@@ -141,11 +147,14 @@ export class KeyRing {
 
   async #reload(): Promise<void> {
     const doc = await this.#deps.collection.findOne({ _id: KEY_SET_ID });
-    if (doc && doc.version !== this.#doc.version) await this.#install(doc);
+    if (doc) await this.#install(doc);
   }
 
+  /** Takes over a newer version; concurrent reloads may finish out of order, so never an older one. */
   async #install(doc: KeySetDoc): Promise<void> {
+    if (doc.version <= this.#doc.version) return;
     const material = await materialOf(doc, this.#deps.sealer);
+    if (doc.version <= this.#doc.version) return;
     this.#doc = doc;
     this.#material = material;
     for (const listener of this.#listeners) listener(material);

@@ -27,6 +27,10 @@ describe('settings', () => {
     ['REFRESH_TOKEN_ROTATE', 'maybe'],
     ['SIGNING_ALG', 'HS256'],
     ['SCRYPT_N', '1000'],
+    ['KEY_ENCRYPTION_KEY', 'too-short'],
+    ['KEY_ROTATION_DAYS', '0'],
+    ['JWKS_MAX_AGE', 'ten'],
+    ['KEY_PICKUP_SECONDS', '-1'],
   ])('rejects %s=%s with a message naming the setting', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError);
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`invalid setting ${name}`));
@@ -39,14 +43,14 @@ describe('settings', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const name of ['MONGODB_URI', 'JWKS or JWKS_FILE', 'COOKIE_KEYS', 'ADMIN_CLIENT_ID', 'ADMIN_CLIENT_SECRET', 'ISSUER']) {
+    for (const name of ['MONGODB_URI', 'KEY_ENCRYPTION_KEY', 'ADMIN_CLIENT_ID', 'ADMIN_CLIENT_SECRET', 'ISSUER']) {
       expect(message).toContain(name);
     }
   });
 
   it('refuses the development admin secret in production', () => {
     const env = {
-      NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', JWKS: '{"keys":[]}', COOKIE_KEYS: 'k',
+      NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64url'),
       ADMIN_CLIENT_ID: 'admin', ADMIN_CLIENT_SECRET: 'dev-admin-secret-change-me', ISSUER: 'https://id.example.com',
     };
     expect(() => loadSettings(env)).toThrow(/ADMIN_CLIENT_SECRET/);

@@ -87,6 +87,7 @@ async function main(): Promise<void> {
   } finally {
     http.closeAllConnections();
     await new Promise((resolve) => http.close(resolve));
+    server.keyRing.stop();
     await connection.close();
     await mongo.stop();
     await rm(dataDir, { recursive: true, force: true });

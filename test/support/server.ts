@@ -46,7 +46,10 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const mongoUri = options.mongoUri ?? freshDatabaseUri('suite');
   const settings = loadSettings({ ...TEST_ENV, PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, MONGODB_URI: mongoUri, ...options.env });
   const connection = await connectDatabase(mongoUri);
-  const parts = await createServer(settings, await loadKeySources(settings), connection);
+  const parts = await createServer(settings, await loadKeySources(settings), connection).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
   const http = parts.app.listen(port, '127.0.0.1');
   await new Promise<void>((resolve) => http.once('listening', resolve));
   return {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import mongoose from 'mongoose';
 import * as client from 'openid-client';
 
-import { loadKeyMaterial } from '../src/config/keys.js';
+import { loadKeySources } from '../src/config/keys.js';
 import { loadSettings } from '../src/config/settings.js';
 import { freePort, startMongo } from '../src/db/embedded.js';
 import { createServer } from '../src/server.js';
@@ -37,8 +37,7 @@ async function main(): Promise<void> {
   await connection.asPromise();
   const counter = new CommandCounter(connection.getClient());
 
-  const keys = await loadKeyMaterial(settings);
-  const server = await createServer(settings, keys, connection);
+  const server = await createServer(settings, await loadKeySources(settings), connection);
   const http = server.app.listen(port, '127.0.0.1');
   await new Promise<void>((resolve) => http.once('listening', resolve));
 
@@ -88,6 +87,7 @@ async function main(): Promise<void> {
   } finally {
     http.closeAllConnections();
     await new Promise((resolve) => http.close(resolve));
+    server.keyRing.stop();
     await connection.close();
     await mongo.stop();
     await rm(dataDir, { recursive: true, force: true });

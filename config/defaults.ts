@@ -17,6 +17,16 @@ export const defaults = {
     interaction: 60 * 60,
     session: 14 * 24 * 60 * 60,
     grant: 90 * 24 * 60 * 60,
+    /** Fixed by oidc-provider (back-channel logout tokens); listed so key retention counts it. */
+    logoutToken: 120,
+  },
+  keys: {
+    /** A signing or cookie key signs this many days before the scheduled rotation replaces it. */
+    rotationDays: 90,
+    /** Cache-Control max-age of /jwks: how long relying parties may keep our key set. */
+    jwksMaxAge: 10 * 60,
+    /** Every instance re-reads the key set from MongoDB this often (the bound on agreement). */
+    pickupSeconds: 30,
   },
   refreshToken: {
     rotate: true,

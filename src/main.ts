@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import path from 'node:path';
 
-import { loadKeyMaterial } from './config/keys.js';
+import { loadKeySources } from './config/keys.js';
 import { loadSettings, SettingsError } from './config/settings.js';
 import { connectDatabase } from './db/connection.js';
 import { startMongo } from './db/embedded.js';
@@ -16,8 +16,7 @@ async function main(): Promise<void> {
     log: (msg: string) => console.warn(msg),
   });
   const connection = await connectDatabase(mongo.uri);
-  const keys = await loadKeyMaterial(settings);
-  const { app, store, accounts } = await createServer(settings, keys, connection);
+  const { app, store, accounts, keyRing } = await createServer(settings, await loadKeySources(settings), connection);
 
   const server = app.listen(settings.port);
   await once(server, 'listening');
@@ -28,6 +27,7 @@ async function main(): Promise<void> {
   const shutdown = async () => {
     server.close();
     server.closeAllConnections();
+    keyRing.stop();
     await connection.close();
     await mongo.stop();
     process.exit(0);

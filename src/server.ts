@@ -1,22 +1,28 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Koa from 'koa';
-import mount from 'koa-mount';
 import type { Connection } from 'mongoose';
 import Provider, { type ClientMetadata } from 'oidc-provider';
 
-import type { KeyMaterial } from './config/keys.js';
+import type { KeyMaterial, KeySources } from './config/keys.js';
 import { viewsDir } from './config/paths.js';
 import type { Settings } from './config/settings.js';
 import { accountModel } from './db/models/account.js';
+import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { adminApi } from './admin/router.js';
+import { KeyRing } from './keys/key-ring.js';
+import { KeySealer } from './keys/sealing.js';
+import { keyTiming } from './keys/timing.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
+import { adapterFactory } from './oidc/adapter-factory.js';
 import { AccountAdmin, Accounts } from './oidc/accounts.js';
 import { jwtIntrospection } from './oidc/introspection.js';
+import { jwksCaching } from './oidc/jwks-caching.js';
+import { ProviderHost } from './oidc/provider-host.js';
 import { providerConfiguration } from './oidc/configuration.js';
 import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
@@ -28,14 +34,16 @@ import { LoginThrottle } from './security/login-throttle.js';
 
 export interface ServerParts {
   app: Koa;
-  provider: Provider;
+  /** The provider for the current key set (replaced when keys change). */
+  providers: ProviderHost;
+  keyRing: KeyRing;
   accounts: Accounts;
   store: ArtifactStore;
   events: SecurityEvents;
 }
 
 /** Composes the provider, our pages and the admin API over one database connection. */
-export async function createServer(settings: Settings, keys: KeyMaterial, connection: Connection): Promise<ServerParts> {
+export async function createServer(settings: Settings, keySources: KeySources, connection: Connection): Promise<ServerParts> {
   const store = new ArtifactStore(connection);
   await store.ensureIndexes(ALL_MODELS);
   const model = accountModel(connection);
@@ -49,29 +57,43 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   await throttle.ensureIndexes();
   const resources = resourceCatalog(settings);
 
-  const provider = new Provider(settings.issuer, providerConfiguration({
-    settings, keys, store, accounts, resources, events, cutOffs, staticClients: [adminClient(settings)],
-  }));
-  auditRefreshFamilies(provider, events);
-  provider.proxy = settings.trustProxy;
+  const keyRing = await KeyRing.open({
+    collection: keySetCollection(connection), sealer: new KeySealer(keySources.encryptionKey), timing: keyTiming(settings), events,
+  }, keySources);
+  const adapter = adapterFactory(store, { settings, events, cutOffs });
+  const providers = new ProviderHost((keys: KeyMaterial) => {
+    const provider = new Provider(settings.issuer, providerConfiguration({
+      settings, keys, adapter, accounts, resources, staticClients: [adminClient(settings)],
+    }));
+    auditRefreshFamilies(provider, events);
+    provider.proxy = settings.trustProxy;
+    return provider;
+  }, keyRing.material);
 
   const app = new Koa();
   app.proxy = settings.trustProxy;
   // The mounted provider signs its cookies through this app's ctx.cookies.
-  app.keys = keys.cookieKeys;
+  app.keys = keyRing.material.cookieKeys;
+  keyRing.onChange((keys) => {
+    providers.install(keys);
+    app.keys = keys.cookieKeys;
+  });
+  keyRing.start();
+
   app.use(errorBoundary);
   app.use(healthRoutes(connection));
   app.use(stylesheet());
-  app.use(interactionRoutes(provider, accounts, throttle, events).routes());
-  const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
+  app.use(interactionRoutes(providers, accounts, throttle, events).routes());
+  const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
   app.use(adminApi({
-    settings, provider, store, events, cutOffs, verifyAccessToken,
+    settings, providers, keyRing, store, events, cutOffs, verifyAccessToken,
     users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
   }));
-  app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
+  app.use(jwtIntrospection({ providers, accounts: accounts.model, verifyAccessToken }));
   app.use(revocationResponses({ store, events, verifyAccessToken }));
-  app.use(mount(provider));
-  return { app, provider, accounts, store, events };
+  app.use(jwksCaching(settings.keys.jwksMaxAge));
+  app.use(providers.middleware);
+  return { app, providers, keyRing, accounts, store, events };
 }
 
 /** The operator's client: client_credentials only. */

@@ -42,6 +42,12 @@ const envSchema = z.object({
   MAIL_FROM: z.string().min(3).max(320).default(defaults.mail.from),
   DEMO_APP_URL: httpUrl.default(defaults.development.demo.appUrl),
   DEMO_API_URL: httpUrl.default(defaults.development.demo.apiUrl),
+  // 32 bytes in base64url (AES-256); `npm run secrets` prints one.
+  KEY_ENCRYPTION_KEY: z.string().regex(/^[\w-]{43}$/, 'must be 32 bytes, base64url-encoded (npm run secrets prints one)').optional(),
+  KEY_ROTATION_DAYS: z.coerce.number().int().positive().default(defaults.keys.rotationDays),
+  JWKS_MAX_AGE: seconds(defaults.keys.jwksMaxAge),
+  KEY_PICKUP_SECONDS: seconds(defaults.keys.pickupSeconds),
+  JWKS_RETENTION_SECONDS: z.coerce.number().int().positive().optional(),
   SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
 });
@@ -54,10 +60,20 @@ export interface Settings {
   apiAudience: string;
   dataDir: string;
   signingAlg: 'RS256' | 'ES256';
-  /** Private JWKS (JSON text) or a file holding it; both absent = generate in development. */
+  /** Private JWKS (JSON text) or a file holding it, imported into MongoDB on first start. */
   jwks: string | undefined;
   jwksFile: string | undefined;
+  /** Cookie keys imported into MongoDB on first start. */
   cookieKeys: string[] | undefined;
+  keys: {
+    /** Encrypts private key material in MongoDB; absent = generated under dataDir (development). */
+    encryptionKey: string | undefined;
+    rotationDays: number;
+    jwksMaxAge: number;
+    pickupSeconds: number;
+    /** How long a signing key stays in the JWKS after it stopped signing; absent = derived from token lifetimes. */
+    retentionSeconds: number | undefined;
+  };
   admin: { clientId: string; clientSecret: string };
   trustProxy: boolean;
   /** Lets oidc-provider's outbound requests (back-channel logout) reach private and loopback addresses. */
@@ -92,6 +108,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     jwks: e.JWKS,
     jwksFile: e.JWKS_FILE,
     cookieKeys: e.COOKIE_KEYS?.split(',').map((k) => k.trim()).filter(Boolean),
+    keys: {
+      encryptionKey: e.KEY_ENCRYPTION_KEY,
+      rotationDays: e.KEY_ROTATION_DAYS,
+      jwksMaxAge: e.JWKS_MAX_AGE,
+      pickupSeconds: e.KEY_PICKUP_SECONDS,
+      retentionSeconds: e.JWKS_RETENTION_SECONDS,
+    },
     admin: {
       clientId: e.ADMIN_CLIENT_ID ?? defaults.development.adminClientId,
       clientSecret: e.ADMIN_CLIENT_SECRET ?? defaults.development.adminClientSecret,
@@ -120,8 +143,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 function requireProductionSecrets(e: z.infer<typeof envSchema>): void {
   const missing = [
     ['MONGODB_URI', e.MONGODB_URI],
-    ['JWKS or JWKS_FILE', e.JWKS ?? e.JWKS_FILE],
-    ['COOKIE_KEYS', e.COOKIE_KEYS],
+    ['KEY_ENCRYPTION_KEY', e.KEY_ENCRYPTION_KEY],
     ['ADMIN_CLIENT_ID', e.ADMIN_CLIENT_ID],
     ['ADMIN_CLIENT_SECRET', e.ADMIN_CLIENT_SECRET],
     ['ISSUER', e.ISSUER],

@@ -1,7 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import type Provider from 'oidc-provider';
 import { errors, type InteractionResults, type PromptDetail } from 'oidc-provider';
 import { z } from 'zod';
 
@@ -10,6 +9,7 @@ import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
 import { signInSecond } from '../revocation/cutoff.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
 import type { SecurityEvents } from '../security/events.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
@@ -24,13 +24,15 @@ const loginForm = z.object({
 });
 
 /** The login and consent pages that oidc-provider sends users to. */
-export function interactionRoutes(provider: Provider, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents): Router {
+export function interactionRoutes(providers: ProviderSource, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents): Router {
   const router = new Router({ prefix: '/interaction' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
 
   router.use(renderInteractionErrors);
 
+  // Each request works with one provider instance throughout (it is replaced when keys change).
   router.get('/:uid', async (ctx) => {
+    const { provider } = providers;
     const { uid, prompt, params } = await provider.interactionDetails(ctx.req, ctx.res);
     const client = await provider.Client.find(String(params.client_id));
     const clientName = client?.clientName ?? String(params.client_id);
@@ -39,6 +41,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
   });
 
   router.post('/:uid/login', form, async (ctx) => {
+    const { provider } = providers;
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') throw new errors.InvalidRequest('this interaction does not expect a login');
     const client = await provider.Client.find(String(details.params.client_id));
@@ -64,6 +67,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
   });
 
   router.post('/:uid/confirm', form, async (ctx) => {
+    const { provider } = providers;
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'consent') throw new errors.InvalidRequest('this interaction does not expect consent');
     const consent = await approveConsent(provider, details);
@@ -71,6 +75,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
   });
 
   router.post('/:uid/abort', form, async (ctx) => {
+    const { provider } = providers;
     await provider.interactionDetails(ctx.req, ctx.res);
     const result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });

@@ -1,14 +1,14 @@
 import type { Context, Middleware } from 'koa';
-import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { AccessTokenClaims, AccessTokenVerifier } from './access-tokens.js';
+import type { ProviderSource } from './provider-host.js';
 import type { AccountModel } from '../db/models/account.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
 import { mayIntrospect, type TokenOwnership } from './token-access.js';
 
 export interface IntrospectionDeps {
-  provider: Provider;
+  providers: ProviderSource;
   accounts: AccountModel;
   verifyAccessToken: AccessTokenVerifier;
 }
@@ -77,9 +77,9 @@ async function introspect(deps: IntrospectionDeps, token: string, caller: Caller
 
 async function isLive(deps: IntrospectionDeps, claims: AccessTokenClaims): Promise<boolean> {
   // client_credentials: no user and no grant, so the client itself must still exist.
-  if (!claims.gid) return claims.sub === claims.client_id && (await deps.provider.Client.find(claims.client_id)) !== undefined;
+  if (!claims.gid) return claims.sub === claims.client_id && (await deps.providers.provider.Client.find(claims.client_id)) !== undefined;
 
-  const grant = await deps.provider.Grant.find(claims.gid);
+  const grant = await deps.providers.provider.Grant.find(claims.gid);
   if (!grant || grant.clientId !== claims.client_id || grant.accountId !== claims.sub) return false;
 
   const account = await deps.accounts.findById(claims.sub).lean();

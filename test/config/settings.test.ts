@@ -29,6 +29,10 @@ describe('settings', () => {
     ['REFRESH_TOKEN_ROTATE', 'maybe'],
     ['SIGNING_ALG', 'HS256'],
     ['SCRYPT_N', '1000'],
+    ['KEY_ENCRYPTION_KEY', 'too-short'],
+    ['KEY_ROTATION_DAYS', '0'],
+    ['JWKS_MAX_AGE', 'ten'],
+    ['KEY_PICKUP_SECONDS', '-1'],
   ])('rejects %s=%s with a message naming the setting', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError);
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`invalid setting ${name}`));
@@ -41,7 +45,7 @@ describe('settings', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const name of ['MONGODB_URI', 'JWKS or JWKS_FILE', 'COOKIE_KEYS', 'ADMIN_CLIENT_ID', 'ADMIN_CLIENT_SECRET', 'ISSUER']) {
+    for (const name of ['MONGODB_URI', 'KEY_ENCRYPTION_KEY', 'ADMIN_CLIENT_ID', 'ADMIN_CLIENT_SECRET', 'ISSUER']) {
       expect(message).toContain(name);
     }
   });
@@ -104,16 +108,15 @@ describe('settings', () => {
       const at = line.indexOf('=');
       return [line.slice(0, at), line.slice(at + 1).replace(/^'|'$/g, '')];
     }));
-    expect(Object.keys(printed).sort()).toEqual(['ADMIN_CLIENT_SECRET', 'COOKIE_KEYS', 'JWKS']);
+    expect(Object.keys(printed).sort()).toEqual(['ADMIN_CLIENT_SECRET', 'KEY_ENCRYPTION_KEY']);
     const settings = loadSettings({ ...production, ...printed });
-    expect(settings.cookieKeys).toEqual([printed.COOKIE_KEYS]);
     expect(settings.admin.clientSecret).toBe(printed.ADMIN_CLIENT_SECRET);
   });
 });
 
 /** A production environment that passes every check; tests spoil one setting at a time. */
 const production = {
-  NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', JWKS: '{"keys":[]}', COOKIE_KEYS: key(43),
+  NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64url'), COOKIE_KEYS: key(43),
   ADMIN_CLIENT_ID: 'admin', ADMIN_CLIENT_SECRET: key(43), ISSUER: 'https://id.example.com',
 };
 

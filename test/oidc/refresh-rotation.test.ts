@@ -118,7 +118,7 @@ describe('retry grace period and lifetimes', () => {
     expect(await refresh(rp.config, next)).toMatchObject({ ok: true });
     const [event] = await eventsOf(server.events.model, rp.clientId, 'refresh_token.grace_retry');
     expect(event).toMatchObject({ accountId: user.sub, grantId: expect.any(String) });
-    expect((server.provider.RefreshToken.adapter as RefreshTokenAdapter).graceRetryCount).toBeGreaterThan(0);
+    expect((server.providers.provider.RefreshToken.adapter as RefreshTokenAdapter).graceRetryCount).toBeGreaterThan(0);
   });
 
   it('treats a second retry of the same token within the grace period as reuse', async () => {

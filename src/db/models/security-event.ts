@@ -11,6 +11,8 @@ export const SECURITY_EVENT_TYPES = [
   'user.deleted',
   'user.password_changed',
   'grant.revoked',
+  'key.rotated',
+  'key.revoked',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

@@ -38,11 +38,11 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   await store.ensureIndexes(ALL_MODELS);
   const model = accountModel(connection);
   await model.createIndexes();
-  const accounts = new Accounts(model, settings.scryptN);
+  const accounts = new Accounts(model, settings.password);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
   const events = new SecurityEvents(eventModel);
-  const throttle = new LoginThrottle(connection);
+  const throttle = new LoginThrottle(connection, settings.loginThrottle);
   await throttle.ensureIndexes();
   const resources = resourceCatalog(settings);
 
@@ -54,6 +54,9 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
 
   const app = new Koa();
   app.proxy = settings.trustProxy;
+  // Behind one trusted proxy, only the address it appended counts: entries to its left came
+  // from the client and are spoofable (the sign-in throttle counts by ctx.ip).
+  app.maxIpsCount = 1;
   // The mounted provider signs its cookies through this app's ctx.cookies.
   app.keys = keys.cookieKeys;
   app.use(errorBoundary);
@@ -63,7 +66,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
   app.use(adminApi({
     settings, provider, store, events, verifyAccessToken,
-    users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
+    users: new AccountAdmin(accounts), adminAudience: resources.adminAudience,
   }));
   app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
   app.use(mount(provider));

@@ -43,8 +43,11 @@ export const defaults = {
     keyLength: 32,
   },
   hashGate: {
-    /** Hashes waiting for a free slot; with ~25 ms per hash a full queue drains in well under a second. */
-    queue: 32,
+    /** Hashes allowed to wait, per concurrent hash: a full queue drains in 4 hash times (~0.1 s
+     * idle, ~1 s on a saturated machine), which bounds how long an admitted sign-in waits. */
+    queuePerSlot: 4,
+    /** Share of the gate's places (running or waiting) one client network may hold at once. */
+    networkShare: 0.5,
     /** What a refused sign-in is told to wait (503 Retry-After). */
     retryAfterSeconds: 1,
   },

@@ -53,7 +53,7 @@ const envSchema = z.object({
   PASSWORD_ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(100).default(defaults.password.argon2.iterations),
   PASSWORD_ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).default(defaults.password.argon2.parallelism),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).default(defaultHashConcurrency),
-  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).default(defaults.hashGate.queue),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).optional(),
   LOGIN_MAX_FAILURES_PER_USER: count(defaults.loginThrottle.maxFailuresPerUser),
   LOGIN_MAX_FAILURES_PER_IP: count(defaults.loginThrottle.maxFailuresPerIp),
   LOGIN_LOCKOUT_WAIT_INCREMENT: seconds(defaults.loginThrottle.waitIncrementSeconds),
@@ -132,7 +132,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     },
     password: {
       argon2: { memoryKiB: e.PASSWORD_ARGON2_MEMORY_KIB, iterations: e.PASSWORD_ARGON2_ITERATIONS, parallelism: e.PASSWORD_ARGON2_PARALLELISM },
-      gate: { concurrency: e.PASSWORD_HASH_CONCURRENCY, queue: e.PASSWORD_HASH_QUEUE },
+      gate: hashGateLimits(e.PASSWORD_HASH_CONCURRENCY, e.PASSWORD_HASH_QUEUE),
     },
     loginThrottle: {
       maxFailuresPerUser: e.LOGIN_MAX_FAILURES_PER_USER,
@@ -168,6 +168,10 @@ function requireProductionSecrets(e: z.infer<typeof envSchema>): void {
   if (e.ADMIN_CLIENT_SECRET === defaults.development.adminClientSecret) {
     throw new SettingsError('ADMIN_CLIENT_SECRET must not be the development default in production');
   }
+}
+
+function hashGateLimits(concurrency: number, queue = concurrency * defaults.hashGate.queuePerSlot): HashGateLimits {
+  return { concurrency, queue, perNetwork: Math.max(1, Math.floor((concurrency + queue) * defaults.hashGate.networkShare)) };
 }
 
 /** Production hashes at least as hard as one of OWASP's equivalent argon2id settings. */

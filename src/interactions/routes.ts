@@ -10,6 +10,7 @@ import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
 import type { SecurityEvents } from '../security/events.js';
+import { clientNetwork } from '../security/client-network.js';
 import { HashGateFull } from '../security/hash-gate.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
@@ -48,7 +49,8 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
     if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
 
     const { login, password } = input.data;
-    const reservation = await throttle.reserve(login, ctx.ip);
+    const network = clientNetwork(ctx.ip);
+    const reservation = await throttle.reserve(login, network);
     if (!reservation.allowed) {
       // Same page and message for every username, existing or not.
       ctx.set('Retry-After', String(reservation.retryAfterSeconds));
@@ -57,7 +59,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
     const { attempt } = reservation;
     let account;
     try {
-      account = await accounts.authenticate(login, password);
+      account = await accounts.authenticate(login, password, network);
     } catch (err) {
       await attempt.abandoned();
       if (!(err instanceof HashGateFull)) throw err;

@@ -53,19 +53,19 @@ export class Accounts {
    * plain strings (validated at the edge); the query is an equality on a string, so no
    * operator object can reach MongoDB. Unknown users cost one hash at the current cost too,
    * so timing does not reveal whether a username exists. Throws HashGateFull when password
-   * hashing is at capacity.
+   * hashing is at capacity, overall or for the client's network.
    */
-  async authenticate(username: string, password: string): Promise<AccountRecord | undefined> {
+  async authenticate(username: string, password: string, network: string): Promise<AccountRecord | undefined> {
     const account = await this.#model.findOne({ username: { $eq: normalizeUsername(username) } }).lean();
     if (!account) {
       this.#decoy ??= decoyHash(this.#argon2);
       const decoy = await this.#decoy;
-      await this.passwordChecks.run(() => verifyPassword(password, decoy));
+      await this.passwordChecks.run(network, () => verifyPassword(password, decoy));
       return undefined;
     }
-    const ok = await this.passwordChecks.run(() => verifyPassword(password, account.passwordHash));
+    const ok = await this.passwordChecks.run(network, () => verifyPassword(password, account.passwordHash));
     if (!ok || account.disabled) return undefined;
-    await this.#upgradeHash(account, password);
+    await this.#upgradeHash(account, password, network);
     return account;
   }
 
@@ -75,10 +75,10 @@ export class Accounts {
    * the meantime is never overwritten. Best effort: sign-in does not depend on it, and a
    * full gate just leaves the upgrade to the next sign-in.
    */
-  async #upgradeHash(account: AccountRecord, password: string): Promise<void> {
+  async #upgradeHash(account: AccountRecord, password: string, network: string): Promise<void> {
     if (!needsRehash(account.passwordHash, this.#argon2)) return;
     try {
-      const passwordHash = await this.passwordChecks.run(() => this.hash(password));
+      const passwordHash = await this.passwordChecks.run(network, () => this.hash(password));
       await this.#model.updateOne({ _id: account._id, passwordHash: { $eq: account.passwordHash } }, { $set: { passwordHash } });
     } catch (err) {
       console.warn(`[accounts] password hash upgrade failed for ${account._id}: ${(err as Error).message}`);

@@ -3,6 +3,9 @@ export interface HashGateLimits {
   concurrency: number;
   /** Hashes allowed to wait for a free slot; beyond that the gate refuses at once. */
   queue: number;
+  /** Places (running or waiting) one client network may hold, so a single network cannot
+   * fill the queue in front of everyone else. */
+  perNetwork: number;
 }
 
 /** The gate is full: the caller should answer 503 with Retry-After instead of waiting. */
@@ -19,6 +22,7 @@ export class HashGateFull extends Error {
 export class HashGate {
   readonly #limits: HashGateLimits;
   readonly #waiting: Array<() => void> = [];
+  readonly #held = new Map<string, number>();
   #running = 0;
   #started = 0;
   #refused = 0;
@@ -36,22 +40,29 @@ export class HashGate {
     return this.#refused;
   }
 
-  /** Runs `hash` when a slot is free; throws HashGateFull if the queue is already full. */
-  async run<T>(hash: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#limits.concurrency) {
-      if (this.#waiting.length >= this.#limits.queue) {
-        this.#refused += 1;
-        throw new HashGateFull('password hashing is at capacity');
-      }
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    } else {
-      this.#running += 1;
+  /** Runs `hash` for `network` when a slot is free; throws HashGateFull if the queue, or
+   * that network's share, is already full. */
+  async run<T>(network: string, hash: () => Promise<T>): Promise<T> {
+    const held = this.#held.get(network) ?? 0;
+    const queueFull = this.#running >= this.#limits.concurrency && this.#waiting.length >= this.#limits.queue;
+    if (queueFull || held >= this.#limits.perNetwork) {
+      this.#refused += 1;
+      throw new HashGateFull('password hashing is at capacity');
     }
-    this.#started += 1;
+    this.#held.set(network, held + 1);
     try {
-      return await hash();
+      if (this.#running >= this.#limits.concurrency) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      else this.#running += 1;
+      this.#started += 1;
+      try {
+        return await hash();
+      } finally {
+        this.#release();
+      }
     } finally {
-      this.#release();
+      const left = this.#held.get(network)! - 1;
+      if (left > 0) this.#held.set(network, left);
+      else this.#held.delete(network);
     }
   }
 

@@ -3,7 +3,6 @@ import type { Collection, Connection } from 'mongoose';
 
 import type { ThrottleSettings } from '../config/settings.js';
 import { normalizeUsername } from '../db/models/account.js';
-import { clientNetwork } from './client-network.js';
 
 /**
  * One counter: a username from one network (`user:`), or one network for any username
@@ -66,9 +65,8 @@ export class LoginThrottle {
     await this.#counters.createIndexes([{ key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 }]);
   }
 
-  /** Reserves one password check for `username` from `ip`, or says how long to wait. */
-  async reserve(username: string, ip: string): Promise<Reservation> {
-    const network = clientNetwork(ip);
+  /** Reserves one password check for `username` from `network` (see clientNetwork), or says how long to wait. */
+  async reserve(username: string, network: string): Promise<Reservation> {
     const perIp = await this.#reserve(`ip:${network}`, 'ip', this.#policy.maxFailuresPerIp);
     if ('retryAfterSeconds' in perIp) return { allowed: false, ...perIp };
     const perUser = await this.#reserve(`user:${network}:${normalizeUsername(username)}`, 'user', this.#policy.maxFailuresPerUser);

@@ -124,8 +124,11 @@ describe('sign-in limits per username and network', () => {
     const ip = nextAddress();
     const user = await createUser(server);
     const sprayer = await form(ip);
+    // In parallel (what the hashing gate does not take yet is refused with 503), then one by one.
     const answers = await Promise.all(Array.from({ length: maxFailuresPerIp + 10 }, (_, i) => sprayer.submit(`spray-${i}`, 'Winter2026!')));
-    expect(statuses(answers)).toEqual({ 401: maxFailuresPerIp, 429: 10 });
+    for (let i = 0; i < maxFailuresPerIp + 10; i += 1) answers.push(await sprayer.submit(`spray-more-${i}`, 'Winter2026!'));
+    expect(statuses(answers)[401]).toBe(maxFailuresPerIp);
+    expect(answers.at(-1)!.status).toBe(429);
     expect(await lockoutEvents({ scope: 'ip' })).toHaveLength(1);
 
     const fromThere = await (await form(ip)).submit(user.username, user.password);
@@ -167,12 +170,12 @@ describe('growing lockouts', () => {
       const locked = await submit(user.username, user.password);
       expect(locked.status).toBe(429);
       waits.push(locked.retryAfter!);
-      if (lockout < 3) await sleep(Number(locked.retryAfter) * 1000 + 300);
+      await sleep(Number(locked.retryAfter) * 1000 + 300);
     }
     expect(waits).toEqual(['1', '2', '2']);
     const events = (await slow.events.model.find({ type: 'login.locked_out' }).lean()).filter((e) => e.detail?.username === user.username);
     expect(events.map((e) => [e.detail?.lockout, e.detail?.seconds])).toEqual([[1, 1], [2, 2], [3, 2]]);
-    // After the last lockout, the right password signs in and resets the count.
+    // After the last lockout has passed, the right password signs in and resets the count.
     const { submit } = await openLoginForm(slow.issuer, slowRp);
     expect((await submit(user.username, user.password)).status).toBe(303);
   });

@@ -3,7 +3,7 @@
  * else mongodb-memory-server, else the jongodb emulator) and the real server in this
  * process, signs a user in over HTTP, then refreshes with resource=API_AUDIENCE (a JWT
  * access token) while counting the MongoDB commands the server sends per refresh; then
- * times one password check at the production scrypt cost.
+ * times one password check at the production argon2id cost.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const settings = loadSettings({
-    NODE_ENV: 'test', SCRYPT_N: String(2 ** 14), DATA_DIR: dataDir, MONGODB_URI: mongo.uri, PORT: String(port), ISSUER: issuer,
+    NODE_ENV: 'test', PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_ITERATIONS: '1', DATA_DIR: dataDir, MONGODB_URI: mongo.uri, PORT: String(port), ISSUER: issuer,
   });
   // Our own connection with command monitoring; otherwise as src/db/connection.ts.
   const connection = mongoose.createConnection(mongo.uri, { autoCreate: false, autoIndex: false, monitorCommands: true });

@@ -48,12 +48,12 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   await store.ensureIndexes(ALL_MODELS);
   const model = accountModel(connection);
   await model.createIndexes();
-  const accounts = new Accounts(model, settings.scryptN);
+  const accounts = new Accounts(model, settings.password);
   const cutOffs = new CutOffs(model);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
   const events = new SecurityEvents(eventModel);
-  const throttle = new LoginThrottle(connection);
+  const throttle = new LoginThrottle(connection, settings.loginThrottle);
   await throttle.ensureIndexes();
   const resources = resourceCatalog(settings);
 
@@ -72,6 +72,9 @@ export async function createServer(settings: Settings, keySources: KeySources, c
 
   const app = new Koa();
   app.proxy = settings.trustProxy;
+  // Behind one trusted proxy, only the address it appended counts: entries to its left came
+  // from the client and are spoofable (the sign-in throttle counts by ctx.ip).
+  app.maxIpsCount = 1;
   // The mounted provider signs its cookies through this app's ctx.cookies.
   app.keys = keyRing.material.cookieKeys;
   keyRing.onChange((keys) => {
@@ -87,7 +90,7 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
   app.use(adminApi({
     settings, providers, keyRing, store, events, cutOffs, verifyAccessToken,
-    users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
+    users: new AccountAdmin(accounts), adminAudience: resources.adminAudience,
   }));
   app.use(jwtIntrospection({ providers, accounts: accounts.model, verifyAccessToken }));
   app.use(revocationResponses({ store, events, verifyAccessToken }));

@@ -1,8 +1,11 @@
 import { isIPv4 } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
 import { defaults } from '../../config/defaults.js';
+import type { HashGateLimits } from '../security/hash-gate.js';
+import type { Argon2Params } from '../security/password.js';
 
 /** A setting that is missing or malformed; the message names the environment variable. */
 export class SettingsError extends Error {
@@ -12,7 +15,15 @@ export class SettingsError extends Error {
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const flag = (fallback: boolean) =>
   z.enum(['true', 'false', '1', '0']).default(fallback ? 'true' : 'false').transform((v) => v === 'true' || v === '1');
+/** A positive whole number of anything, validated like a duration. */
+const count = seconds;
 const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+
+/** One hash per CPU, but never more than libuv's thread pool (where node:crypto hashes run),
+ * so file and DNS work still find a free thread. */
+function defaultHashConcurrency(): number {
+  return Math.max(1, Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4));
+}
 
 const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -48,8 +59,17 @@ const envSchema = z.object({
   JWKS_MAX_AGE: seconds(defaults.keys.jwksMaxAge),
   KEY_PICKUP_SECONDS: seconds(defaults.keys.pickupSeconds),
   JWKS_RETENTION_SECONDS: z.coerce.number().int().positive().optional(),
-  SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
-    .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+  // argon2's own minimum is 8 KiB per lane; production floors are checked below.
+  PASSWORD_ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).max(4 * 1024 * 1024).default(defaults.password.argon2.memoryKiB),
+  PASSWORD_ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(100).default(defaults.password.argon2.iterations),
+  PASSWORD_ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).default(defaults.password.argon2.parallelism),
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).default(defaultHashConcurrency),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).optional(),
+  LOGIN_MAX_FAILURES_PER_USER: count(defaults.loginThrottle.maxFailuresPerUser),
+  LOGIN_MAX_FAILURES_PER_IP: count(defaults.loginThrottle.maxFailuresPerIp),
+  LOGIN_LOCKOUT_WAIT_INCREMENT: seconds(defaults.loginThrottle.waitIncrementSeconds),
+  LOGIN_LOCKOUT_MAX_WAIT: seconds(defaults.loginThrottle.maxWaitSeconds),
+  LOGIN_FAILURE_RESET: seconds(defaults.loginThrottle.failureResetSeconds),
 });
 
 export interface Settings {
@@ -80,11 +100,25 @@ export interface Settings {
   outboundPrivateNetworks: boolean;
   ttl: { accessToken: number; idToken: number; session: number; grant: number };
   refreshToken: { rotate: boolean; idleTtl: number; absoluteTtl: number; graceSeconds: number };
-  scryptN: number;
   /** Outgoing mail: SMTP in production; absent = the development outbox under dataDir. */
   mail: { smtpUrl: string | undefined; from: string };
   /** Development only: where `npm run demo` runs the example app and API (the seed registers the app). */
   demo: { appUrl: string; apiUrl: string };
+  password: PasswordSettings;
+  loginThrottle: ThrottleSettings;
+}
+
+export interface PasswordSettings {
+  argon2: Argon2Params;
+  gate: HashGateLimits;
+}
+
+export interface ThrottleSettings {
+  maxFailuresPerUser: number;
+  maxFailuresPerIp: number;
+  waitIncrementSeconds: number;
+  maxWaitSeconds: number;
+  failureResetSeconds: number;
 }
 
 /** Reads and validates the environment; throws SettingsError naming the first bad variable. */
@@ -128,13 +162,27 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       absoluteTtl: e.REFRESH_TOKEN_ABSOLUTE_TTL,
       graceSeconds: e.REFRESH_TOKEN_GRACE_SECONDS,
     },
-    scryptN: e.SCRYPT_N,
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
+    password: {
+      argon2: { memoryKiB: e.PASSWORD_ARGON2_MEMORY_KIB, iterations: e.PASSWORD_ARGON2_ITERATIONS, parallelism: e.PASSWORD_ARGON2_PARALLELISM },
+      gate: hashGateLimits(e.PASSWORD_HASH_CONCURRENCY, e.PASSWORD_HASH_QUEUE),
+    },
+    loginThrottle: {
+      maxFailuresPerUser: e.LOGIN_MAX_FAILURES_PER_USER,
+      maxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
+      waitIncrementSeconds: e.LOGIN_LOCKOUT_WAIT_INCREMENT,
+      maxWaitSeconds: e.LOGIN_LOCKOUT_MAX_WAIT,
+      failureResetSeconds: e.LOGIN_FAILURE_RESET,
+    },
   };
+  if (settings.password.argon2.memoryKiB < 8 * settings.password.argon2.parallelism) {
+    throw new SettingsError('invalid setting PASSWORD_ARGON2_MEMORY_KIB: must be at least 8 KiB per lane (PASSWORD_ARGON2_PARALLELISM)');
+  }
   if (production) {
     requireProductionSecrets(e);
     requireProductionStrength(settings);
+    requireOwaspPasswordCost(settings.password.argon2);
   }
   return settings;
 }
@@ -180,6 +228,20 @@ function requireProductionStrength(settings: Settings): void {
 function isLoopback(hostname: string): boolean {
   if (hostname === 'localhost' || hostname === '[::1]') return true;
   return isIPv4(hostname) && hostname.startsWith('127.');
+}
+
+function hashGateLimits(concurrency: number, queue = concurrency * defaults.hashGate.queuePerSlot): HashGateLimits {
+  return { concurrency, queue, perNetwork: Math.max(1, Math.floor((concurrency + queue) * defaults.hashGate.networkShare)) };
+}
+
+/** Production hashes at least as hard as one of OWASP's equivalent argon2id settings. */
+function requireOwaspPasswordCost({ memoryKiB, iterations }: Argon2Params): void {
+  const floors = defaults.password.argon2Floors;
+  if (floors.some((floor) => memoryKiB >= floor.memoryKiB && iterations >= floor.iterations)) return;
+  const allowed = floors.map((f) => `m=${f.memoryKiB} KiB with t=${f.iterations}`).join(', or ');
+  throw new SettingsError(
+    `PASSWORD_ARGON2_MEMORY_KIB=${memoryKiB} with PASSWORD_ARGON2_ITERATIONS=${iterations} is below OWASP's minimum in production; use at least ${allowed}`,
+  );
 }
 
 /** `FOO=` in a shell or compose file means "unset", not "empty string". */

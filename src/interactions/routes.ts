@@ -11,11 +11,14 @@ import type { Accounts } from '../oidc/accounts.js';
 import { signInSecond } from '../revocation/cutoff.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
 import type { SecurityEvents } from '../security/events.js';
+import { clientNetwork } from '../security/client-network.js';
+import { HashGateFull } from '../security/hash-gate.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
 
 const FAILED_LOGIN = 'Invalid username or password.';
 const LOCKED_OUT = 'Too many failed sign-in attempts. Try again later.';
+const BUSY = 'We are handling a lot of sign-ins right now. Please try again in a moment.';
 
 /** Only plain strings: `login[$ne]=x` or `{"login":{"$gt":""}}` fails here, never reaches MongoDB. */
 const loginForm = z.object({
@@ -50,17 +53,35 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
     if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
 
     const { login, password } = input.data;
-    if (await throttle.isLocked(login)) return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
-    const account = await accounts.authenticate(login, password);
+    const network = clientNetwork(ctx.ip);
+    const reservation = await throttle.reserve(login, network);
+    if (!reservation.allowed) {
+      // Same page and message for every username, existing or not.
+      ctx.set('Retry-After', String(reservation.retryAfterSeconds));
+      return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
+    }
+    const { attempt } = reservation;
+    let account;
+    try {
+      account = await accounts.authenticate(login, password, network);
+    } catch (err) {
+      await attempt.abandoned();
+      if (!(err instanceof HashGateFull)) throw err;
+      ctx.set('Retry-After', String(defaults.hashGate.retryAfterSeconds));
+      return showLogin(ctx, details.uid, clientName, BUSY, 503, login);
+    }
     if (!account) {
-      const { lockedOut } = await throttle.recordFailure(login);
+      const lockouts = await attempt.failed();
       // The typed name, not an account id: it may not exist, and that must not show anywhere.
-      if (lockedOut) {
-        await events.record('login.locked_out', { ip: ctx.ip, userAgent: ctx.get('user-agent'), detail: { username: login } });
+      for (const lockout of lockouts) {
+        await events.record('login.locked_out', {
+          ip: ctx.ip, userAgent: ctx.get('user-agent'),
+          detail: { ...lockout, ...(lockout.scope === 'user' ? { username: login } : {}) },
+        });
       }
       return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
     }
-    await throttle.reset(login);
+    await attempt.succeeded();
 
     const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: await signInSecond(account) } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });

@@ -6,6 +6,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import type { Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadSettings } from '../../src/config/settings.js';
 import { connectDatabase } from '../../src/db/connection.js';
 import { accountModel } from '../../src/db/models/account.js';
 import { KEY_SET_ID, keySetCollection } from '../../src/db/models/key-set.js';
@@ -56,7 +57,7 @@ describe('signing keys rotating across two server processes', () => {
     bBase = `http://127.0.0.1:${b.port}`;
     connection = await connectDatabase(mongoUri);
     const store = new ArtifactStore(connection);
-    user = await createUser({ accounts: new Accounts(accountModel(connection), Number(TEST_ENV.SCRYPT_N)) });
+    user = await createUser({ accounts: new Accounts(accountModel(connection), loadSettings(TEST_ENV).password) });
     rp = await registerClient({ store, issuer });
     contract = new Contract(await (await fetch(`${issuer}/admin/openapi.json`)).json());
   });

@@ -5,6 +5,7 @@ import type { Connection } from 'mongoose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadSettings } from '../../src/config/settings.js';
 import { connectDatabase } from '../../src/db/connection.js';
 import { accountModel } from '../../src/db/models/account.js';
 import { securityEventModel } from '../../src/db/models/security-event.js';
@@ -33,7 +34,7 @@ describe('refresh-token rotation across two server processes', () => {
     b = await startServerProcess({ env: shared, ready: SEEDED });
     connection = await connectDatabase(mongoUri);
     store = new ArtifactStore(connection);
-    user = await createUser({ accounts: new Accounts(accountModel(connection), Number(TEST_ENV.SCRYPT_N)) });
+    user = await createUser({ accounts: new Accounts(accountModel(connection), loadSettings(TEST_ENV).password) });
   });
 
   afterAll(async () => {

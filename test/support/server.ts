@@ -9,9 +9,12 @@ import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { connectDatabase } from '../../src/db/connection.js';
 import { createServer, type ServerParts } from '../../src/server.js';
 
-/** Settings every test server uses unless a test overrides them. scrypt's cost is lowered
- * (still memory-hard) so suites that create many users stay quick. */
-export const TEST_ENV = { NODE_ENV: 'test', SCRYPT_N: String(2 ** 14) } as const;
+/** Settings every test server uses unless a test overrides them. argon2id's cost is lowered
+ * (still memory-hard, below the production floor NODE_ENV=test allows) so suites that create
+ * many users stay quick. */
+export const TEST_ENV = {
+  NODE_ENV: 'test', PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_ITERATIONS: '1',
+} as const;
 
 export interface TestServer extends ServerParts {
   issuer: string;

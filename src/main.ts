@@ -4,13 +4,13 @@ import path from 'node:path';
 import { loadKeySources } from './config/keys.js';
 import { loadSettings, SettingsError } from './config/settings.js';
 import { connectDatabase } from './db/connection.js';
-import { startMongo } from './db/embedded.js';
+import { openMongo } from './db/mongo-server.js';
 import { seedDevelopment } from './development/seed.js';
 import { createServer } from './server.js';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
-  const mongo = await startMongo(settings.mongodbUri, {
+  const mongo = await openMongo(settings.mongodbUri, {
     dataDir: path.join(settings.dataDir),
     dbName: 'oidc',
     log: (msg: string) => console.warn(msg),

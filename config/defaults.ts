@@ -17,6 +17,16 @@ export const defaults = {
     interaction: 60 * 60,
     session: 14 * 24 * 60 * 60,
     grant: 90 * 24 * 60 * 60,
+    /** Fixed by oidc-provider (back-channel logout tokens); listed so key retention counts it. */
+    logoutToken: 120,
+  },
+  keys: {
+    /** A signing or cookie key signs this many days before the scheduled rotation replaces it. */
+    rotationDays: 90,
+    /** Cache-Control max-age of /jwks: how long relying parties may keep our key set. */
+    jwksMaxAge: 10 * 60,
+    /** Every instance re-reads the key set from MongoDB this often (the bound on agreement). */
+    pickupSeconds: 30,
   },
   refreshToken: {
     rotate: true,
@@ -29,10 +39,17 @@ export const defaults = {
     maxGraceSeconds: 60,
   },
   password: {
-    /** scrypt cost (OWASP: N=2^17, r=8, p=1); stored with each hash so it can change later. */
-    scryptN: 2 ** 17,
-    scryptR: 8,
-    scryptP: 1,
+    /** argon2id cost (OWASP's m=19 MiB, t=2, p=1); stored with each hash so it can change later. */
+    argon2: { memoryKiB: 19 * 1024, iterations: 2, parallelism: 1 },
+    /** OWASP's equivalent argon2id settings: production refuses a cost below all of them. */
+    argon2Floors: [
+      { memoryKiB: 46 * 1024, iterations: 1 },
+      { memoryKiB: 19 * 1024, iterations: 2 },
+      { memoryKiB: 12 * 1024, iterations: 3 },
+      { memoryKiB: 9 * 1024, iterations: 4 },
+      { memoryKiB: 7 * 1024, iterations: 5 },
+    ],
+    saltBytes: 16,
     keyLength: 32,
   },
   /** NIST SP 800-63B: length, no context words, not a known common password. */
@@ -45,14 +62,31 @@ export const defaults = {
     retryDelaysMs: [250, 1000],
     from: 'Account <no-reply@localhost>',
   },
+  hashGate: {
+    /** Hashes allowed to wait, per concurrent hash: a full queue drains in 4 hash times (~0.1 s
+     * idle, ~1 s on a saturated machine), which bounds how long an admitted sign-in waits. */
+    queuePerSlot: 4,
+    /** Share of the gate's places (running or waiting) one client network may hold at once. */
+    networkShare: 0.5,
+    /** What a refused sign-in is told to wait (503 Retry-After). */
+    retryAfterSeconds: 1,
+  },
   limits: {
     /** Largest form or JSON body our own routes accept. */
     bodyBytes: 16 * 1024,
   },
+  /** Keycloak-style brute-force detection, counted per (username, client IP) and per client IP. */
   loginThrottle: {
-    /** Failed sign-ins per username within one window before that username is locked out. */
-    maxFailures: 5,
-    windowSeconds: 15 * 60,
+    /** Failed sign-ins for one username from one IP before a lockout. */
+    maxFailuresPerUser: 5,
+    /** Failed sign-ins from one IP, any usernames, before that IP is locked out. */
+    maxFailuresPerIp: 20,
+    /** The n-th lockout in a row lasts n times this (Keycloak's "wait increment") … */
+    waitIncrementSeconds: 60,
+    /** … up to this ("max wait"). */
+    maxWaitSeconds: 15 * 60,
+    /** Failures and lockout history are forgotten this long after the last one ("failure reset time"). */
+    failureResetSeconds: 12 * 60 * 60,
   },
   /** The account center (/account) and its API: a first-party client of this server. */
   account: {

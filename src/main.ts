@@ -1,23 +1,22 @@
 import { once } from 'node:events';
 import path from 'node:path';
 
-import { loadKeyMaterial } from './config/keys.js';
+import { loadKeySources } from './config/keys.js';
 import { loadSettings, SettingsError } from './config/settings.js';
 import { connectDatabase } from './db/connection.js';
-import { startMongo } from './db/embedded.js';
+import { openMongo } from './db/mongo-server.js';
 import { seedDevelopment } from './development/seed.js';
 import { createServer } from './server.js';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
-  const mongo = await startMongo(settings.mongodbUri, {
+  const mongo = await openMongo(settings.mongodbUri, {
     dataDir: path.join(settings.dataDir),
     dbName: 'oidc',
     log: (msg: string) => console.warn(msg),
   });
   const connection = await connectDatabase(mongo.uri);
-  const keys = await loadKeyMaterial(settings);
-  const { app, store, accounts } = await createServer(settings, keys, connection);
+  const { app, store, accounts, keyRing } = await createServer(settings, await loadKeySources(settings), connection);
 
   const server = app.listen(settings.port);
   await once(server, 'listening');
@@ -28,6 +27,7 @@ async function main(): Promise<void> {
   const shutdown = async () => {
     server.close();
     server.closeAllConnections();
+    keyRing.stop();
     await connection.close();
     await mongo.stop();
     process.exit(0);

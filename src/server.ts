@@ -1,25 +1,31 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Koa from 'koa';
-import mount from 'koa-mount';
 import type { Connection } from 'mongoose';
 import Provider, { type ClientMetadata } from 'oidc-provider';
 
-import type { KeyMaterial } from './config/keys.js';
+import type { KeyMaterial, KeySources } from './config/keys.js';
 import { viewsDir } from './config/paths.js';
 import type { Settings } from './config/settings.js';
 import { accountModel } from './db/models/account.js';
+import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { adminApi } from './admin/router.js';
-import { accountCenter, deviceTracking } from './account/index.js';
+import { accountCenter, DeviceTracking } from './account/index.js';
 import { Devices } from './account/devices.js';
 import { accountCenterClient } from './account/first-party.js';
+import { KeyRing } from './keys/key-ring.js';
+import { KeySealer } from './keys/sealing.js';
+import { keyTiming } from './keys/timing.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
+import { adapterFactory } from './oidc/adapter-factory.js';
 import { AccountAdmin, Accounts } from './oidc/accounts.js';
 import { jwtIntrospection } from './oidc/introspection.js';
+import { jwksCaching } from './oidc/jwks-caching.js';
+import { ProviderHost } from './oidc/provider-host.js';
 import { providerConfiguration } from './oidc/configuration.js';
 import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
@@ -31,55 +37,77 @@ import { LoginThrottle } from './security/login-throttle.js';
 
 export interface ServerParts {
   app: Koa;
-  provider: Provider;
+  /** The provider for the current key set (replaced when keys change). */
+  providers: ProviderHost;
+  keyRing: KeyRing;
   accounts: Accounts;
   store: ArtifactStore;
   events: SecurityEvents;
 }
 
 /** Composes the provider, our pages and the admin API over one database connection. */
-export async function createServer(settings: Settings, keys: KeyMaterial, connection: Connection): Promise<ServerParts> {
+export async function createServer(settings: Settings, keySources: KeySources, connection: Connection): Promise<ServerParts> {
   const store = new ArtifactStore(connection);
   await store.ensureIndexes(ALL_MODELS);
   const model = accountModel(connection);
   await model.createIndexes();
-  const accounts = new Accounts(model, settings.scryptN);
+  const accounts = new Accounts(model, settings.password);
   const cutOffs = new CutOffs(model);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
   const events = new SecurityEvents(eventModel);
-  const throttle = new LoginThrottle(connection);
+  const throttle = new LoginThrottle(connection, settings.loginThrottle);
   await throttle.ensureIndexes();
   const resources = resourceCatalog(settings);
   const devices = new Devices(connection, settings.ttl.session);
   await devices.ensureIndexes();
+  const deviceTracking = new DeviceTracking(devices, events);
+  const accountCenterApp = accountCenterClient(settings);
 
-  const provider = new Provider(settings.issuer, providerConfiguration({
-    settings, keys, store, accounts, resources, events, cutOffs, staticClients: [adminClient(settings), accountCenterClient(settings, keys.cookieKeys)],
-  }));
-  auditRefreshFamilies(provider, events);
-  provider.proxy = settings.trustProxy;
+  const keyRing = await KeyRing.open({
+    collection: keySetCollection(connection), sealer: new KeySealer(keySources.encryptionKey), timing: keyTiming(settings), events,
+  }, keySources);
+  const adapter = adapterFactory(store, { settings, events, cutOffs });
+  const providers = new ProviderHost((keys: KeyMaterial) => {
+    const provider = new Provider(settings.issuer, providerConfiguration({
+      settings, keys, adapter, accounts, resources, staticClients: [adminClient(settings), accountCenterApp],
+    }));
+    auditRefreshFamilies(provider, events);
+    deviceTracking.attach(provider);
+    provider.proxy = settings.trustProxy;
+    return provider;
+  }, keyRing.material);
 
   const app = new Koa();
   app.proxy = settings.trustProxy;
+  // Behind one trusted proxy, only the address it appended counts: entries to its left came
+  // from the client and are spoofable (the sign-in throttle counts by ctx.ip).
+  app.maxIpsCount = 1;
   // The mounted provider signs its cookies through this app's ctx.cookies.
-  app.keys = keys.cookieKeys;
+  app.keys = keyRing.material.cookieKeys;
+  keyRing.onChange((keys) => {
+    providers.install(keys);
+    app.keys = keys.cookieKeys;
+  });
+  keyRing.start();
+
   app.use(errorBoundary);
   app.use(healthRoutes(connection));
   app.use(stylesheet());
-  app.use(interactionRoutes(provider, accounts, throttle, events).routes());
-  const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
-  const users = new AccountAdmin(accounts, settings.scryptN);
-  app.use(adminApi({ settings, provider, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience }));
+  app.use(interactionRoutes(providers, accounts, throttle, events).routes());
+  const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
+  const users = new AccountAdmin(accounts);
+  app.use(adminApi({ settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience }));
   app.use(accountCenter({
-    settings, provider, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
-    accountAudience: resources.accountAudience, secret: keys.cookieKeys[0]!,
+    settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
+    accountAudience: resources.accountAudience,
   }));
-  app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
+  app.use(jwtIntrospection({ providers, accounts: accounts.model, verifyAccessToken }));
   app.use(revocationResponses({ store, events, verifyAccessToken }));
-  app.use(deviceTracking(provider, devices, events));
-  app.use(mount(provider));
-  return { app, provider, accounts, store, events };
+  app.use(jwksCaching(settings.keys.jwksMaxAge));
+  app.use(deviceTracking.middleware);
+  app.use(providers.middleware);
+  return { app, providers, keyRing, accounts, store, events };
 }
 
 /** The operator's client: client_credentials only. */

@@ -1,14 +1,14 @@
-import type Provider from 'oidc-provider';
 
 import type { AccountAdmin } from '../oidc/accounts.js';
 import { endSessionRecord, type ArtifactStore } from '../oidc/store.js';
 import type { CutOffs } from '../revocation/cutoff.js';
 import { endUserPast, revokeUserFromClient, type RevocationOrigin } from '../revocation/user-past.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
 import type { SecurityEvents } from '../security/events.js';
 
 /** What the user's own actions need; built once in src/account/index.ts. */
 export interface ActionDeps {
-  provider: Provider;
+  providers: ProviderSource;
   store: ArtifactStore;
   events: SecurityEvents;
   cutOffs: CutOffs;
@@ -41,7 +41,7 @@ export async function endSession(deps: ActionDeps, accountId: string, sessionUid
   const session = await endSessionRecord(deps.store, sessionUid, accountId);
   if (!session) return false;
   const notified = await Promise.allSettled(Object.entries(session.authorizations ?? {}).map(async ([clientId, auth]) => {
-    const client = (await deps.provider.Client.find(clientId)) as LogoutCapable | undefined;
+    const client = (await deps.providers.provider.Client.find(clientId)) as LogoutCapable | undefined;
     if (client?.backchannelLogoutUri) await client.backchannelLogout(accountId, auth.sid);
   }));
   const failed = notified.filter((result) => result.status === 'rejected').length;

@@ -59,7 +59,7 @@ export function accountApi(deps: AccountCenterDeps): Koa.Middleware {
   const document = accountApiDocument(deps.settings.issuer);
   const bearer = requireBearer({
     realm: 'account', audience: deps.accountAudience, scope: defaults.account.scope,
-    accept: async (claims) => claims.sub !== undefined && isLive({ provider: deps.provider, accounts: deps.accounts.model }, claims),
+    accept: async (claims) => claims.sub !== undefined && isLive({ providers: deps.providers, accounts: deps.accounts.model }, claims),
   });
   const api = new Koa();
   api.use(adminErrors);

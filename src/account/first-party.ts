@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ClientMetadata, Configuration, Grant, KoaContextWithOIDC } from 'oidc-provider';
 
 import { defaults } from '../../config/defaults.js';
@@ -22,14 +22,13 @@ export function isFirstParty(settings: Settings, clientId: string): boolean {
 
 /**
  * The account center as a confidential client of this server. It redeems its codes in
- * process (src/account/sign-in.ts), so its secret is only there to keep anyone else from
- * using the client at the token endpoint; derived from the cookie keys, it is the same on
- * every instance without another setting.
+ * process (src/account/sign-in.ts), never at the token endpoint, so its secret is random
+ * and known to no one: nobody can use this client's codes or get tokens as it.
  */
-export function accountCenterClient(settings: Settings, cookieKeys: readonly string[]): ClientMetadata {
+export function accountCenterClient(settings: Settings): ClientMetadata {
   return {
     client_id: ACCOUNT_CENTER,
-    client_secret: createHmac('sha256', cookieKeys[0]!).update('account-center client secret').digest('base64url'),
+    client_secret: randomBytes(32).toString('base64url'),
     client_name: 'Account center',
     client_uri: `${settings.issuer}/account`,
     grant_types: ['authorization_code'],

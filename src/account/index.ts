@@ -23,18 +23,30 @@ export function accountCenter(deps: AccountCenterDeps): Middleware {
 /**
  * Records each browser session's device at its sign-in and its "last active" afterwards,
  * from oidc-provider's `authorization.success` (it knows the session; the login form does
- * not yet). Mounted just before the provider and awaited there, so the record exists by
- * the time the browser follows the redirect.
+ * not). Attached to every provider instance (one per key set); its middleware sits just
+ * before the provider and awaits the write, so the record exists by the time the browser
+ * follows the redirect.
  */
-export function deviceTracking(provider: Provider, devices: Devices, events: SecurityEvents): Middleware {
-  const pending = new WeakMap<Context, Promise<void>>();
-  provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
-    pending.set(ctx as unknown as Context, devices.seen(ctx, events).catch((err: unknown) => {
-      console.error('[account] could not record the device of a sign-in:', err);
-    }));
-  });
-  return async (ctx, next) => {
+export class DeviceTracking {
+  readonly #devices: Devices;
+  readonly #events: SecurityEvents;
+  readonly #pending = new WeakMap<Context, Promise<void>>();
+
+  constructor(devices: Devices, events: SecurityEvents) {
+    this.#devices = devices;
+    this.#events = events;
+  }
+
+  attach(provider: Provider): void {
+    provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+      this.#pending.set(ctx as unknown as Context, this.#devices.seen(ctx, this.#events).catch((err: unknown) => {
+        console.error('[account] could not record the device of a sign-in:', err);
+      }));
+    });
+  }
+
+  readonly middleware: Middleware = async (ctx, next) => {
     await next();
-    await pending.get(ctx);
+    await this.#pending.get(ctx);
   };
 }

@@ -1,16 +1,16 @@
-import type Provider from 'oidc-provider';
 
 import { defaults } from '../../config/defaults.js';
 import type { AccountRecord } from '../db/models/account.js';
 import type { SecurityEventRecord } from '../db/models/security-event.js';
 import { parsePayload, type ArtifactStore, type GrantPayload, type SessionPayload } from '../oidc/store.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
 import type { SecurityEvents } from '../security/events.js';
 import { describeDevice, type Devices } from './devices.js';
 
 /** What the account center reads; the pages and the account API show the same things. */
 export interface OverviewDeps {
-  provider: Provider;
+  providers: ProviderSource;
   store: ArtifactStore;
   events: SecurityEvents;
   devices: Devices;
@@ -44,7 +44,7 @@ export async function connectedApps(deps: OverviewDeps, accountId: string): Prom
   const docs = await deps.store.collection('Grant').find({ accountId, clientId: { $ne: defaults.account.clientId } }).toArray();
   const apps = await Promise.all(docs.filter(live).map(async (doc) => {
     const grant = parsePayload<GrantPayload>(doc);
-    const client = await deps.provider.Client.find(grant.clientId);
+    const client = await deps.providers.provider.Client.find(grant.clientId);
     return {
       grantId: grant.jti,
       clientId: grant.clientId,
@@ -100,7 +100,7 @@ export async function recentActivity(deps: OverviewDeps, account: Pick<AccountRe
   }).sort({ at: -1 }).limit(defaults.account.activityShown).lean();
   return Promise.all(events.map(async (event) => ({
     at: event.at,
-    text: describeEvent(event, event.clientId ? (await deps.provider.Client.find(event.clientId))?.clientName ?? event.clientId : undefined),
+    text: describeEvent(event, event.clientId ? (await deps.providers.provider.Client.find(event.clientId))?.clientName ?? event.clientId : undefined),
     ip: event.ip,
   })));
 }

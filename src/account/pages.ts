@@ -21,8 +21,12 @@ const NOTICES: Record<string, string> = {
   'profile-saved': 'Your profile is saved.',
   confirmed: 'Thanks. For the next few minutes you can remove access and sign out devices.',
 };
-const LOCKED = 'Too many failed attempts. Try again later.';
-const WRONG = 'That is not your current password.';
+/** What a failed password confirmation says, and with which status. */
+const REFUSALS = {
+  wrong: { status: 401, text: 'That is not your current password.' },
+  locked: { status: 429, text: 'Too many failed attempts. Try again later.' },
+  busy: { status: 503, text: 'We are handling a lot of sign-ins right now. Please try again in a moment.' },
+} as const;
 
 const id = z.string().min(1).max(128);
 const passwordChange = z.object({ current_password: z.string().min(1).max(1024), new_password: z.string().min(1).max(1024) });
@@ -79,9 +83,9 @@ export function accountPages(deps: AccountCenterDeps): Router {
       await deps.devices.confirm(visit.sessionUid, visit.account._id);
       return ctx.redirect('/account?notice=confirmed');
     }
-    ctx.status = outcome === 'locked' ? 429 : 401;
+    ctx.status = REFUSALS[outcome].status;
     return renderPage(ctx, 'account/confirm', {
-      title: 'Confirm it’s you', csrfToken: visit.csrfToken, username: visit.account.username, error: outcome === 'locked' ? LOCKED : WRONG,
+      title: 'Confirm it’s you', csrfToken: visit.csrfToken, username: visit.account.username, error: REFUSALS[outcome].text,
     });
   });
 
@@ -111,7 +115,7 @@ export function accountPages(deps: AccountCenterDeps): Router {
     const input = passwordChange.safeParse(ctx.request.body);
     if (!input.success) return showHome(ctx, visit, { passwordError: 'Enter your current and your new password.' }, 400);
     const confirmed = await confirmPassword(deps, visit.account, input.data.current_password, origin(ctx));
-    if (confirmed !== 'confirmed') return showHome(ctx, visit, { passwordError: confirmed === 'locked' ? LOCKED : WRONG }, confirmed === 'locked' ? 429 : 401);
+    if (confirmed !== 'confirmed') return showHome(ctx, visit, { passwordError: REFUSALS[confirmed].text }, REFUSALS[confirmed].status);
     const violation = await checkPassword(input.data.new_password, visit.account);
     if (violation) return showHome(ctx, visit, { passwordError: violation.message }, 400);
     await changePassword(deps, visit.account._id, input.data.new_password, visit.sessionUid, origin(ctx));

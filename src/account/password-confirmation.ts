@@ -1,32 +1,20 @@
 import type { AccountRecord } from '../db/models/account.js';
-import type { Accounts } from '../oidc/accounts.js';
-import type { RequestOrigin, SecurityEvents } from '../security/events.js';
-import type { LoginThrottle } from '../security/login-throttle.js';
+import { checkCredentials, type CredentialCheckDeps } from '../security/credential-check.js';
+import type { RequestOrigin } from '../security/events.js';
 
-export interface ConfirmationDeps {
-  accounts: Accounts;
-  throttle: LoginThrottle;
-  events: SecurityEvents;
-}
+export type ConfirmationDeps = CredentialCheckDeps;
 
-export type Confirmation = 'confirmed' | 'wrong' | 'locked';
+export type Confirmation = 'confirmed' | 'wrong' | 'locked' | 'busy';
 
 /**
  * "Enter your password again" in the account center (before a destructive action, and the
- * current password of a password change): the login form's own path, the same password
- * check and the same per-username throttle, so this form is no side door for guessing.
+ * current password of a password change): the login form's own check (checkCredentials),
+ * with its throttle and hashing gate, so this form is no side door for guessing.
  */
 export async function confirmPassword(
-  deps: ConfirmationDeps, account: AccountRecord, password: string, origin: RequestOrigin,
+  deps: ConfirmationDeps, account: AccountRecord, password: string, origin: RequestOrigin & { ip: string },
 ): Promise<Confirmation> {
-  const { username } = account;
-  if (await deps.throttle.isLocked(username)) return 'locked';
-  const match = await deps.accounts.authenticate(username, password);
-  if (match?._id === account._id) {
-    await deps.throttle.reset(username);
-    return 'confirmed';
-  }
-  const { lockedOut } = await deps.throttle.recordFailure(username);
-  if (lockedOut) await deps.events.record('login.locked_out', { accountId: account._id, ...origin, detail: { username } });
-  return lockedOut ? 'locked' : 'wrong';
+  const check = await checkCredentials(deps, account.username, password, origin);
+  if (check.outcome === 'valid') return check.account._id === account._id ? 'confirmed' : 'wrong';
+  return check.outcome === 'invalid' ? 'wrong' : check.outcome;
 }

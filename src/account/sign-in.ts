@@ -1,11 +1,12 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
 
 import { defaults } from '../../config/defaults.js';
 import type { Settings } from '../config/settings.js';
 import type { AccountRecord } from '../db/models/account.js';
+import type { KeyRing } from '../keys/key-ring.js';
 import type { AccountAdmin } from '../oidc/accounts.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
 import type { Devices } from './devices.js';
 import { accountCenterRedirect } from './first-party.js';
 
@@ -20,15 +21,17 @@ export interface AccountVisit {
   /** Epoch seconds of the sign-in, or of the last password confirmation if later. */
   verifiedAt: number;
   csrfToken: string;
+  /** The token under each live cookie key: a form shown just before a key rotation still posts. */
+  sessionTokens: string[];
 }
 
 export interface SignInDeps {
   settings: Settings;
-  provider: Provider;
+  providers: ProviderSource;
   users: AccountAdmin;
   devices: Devices;
-  /** Signs CSRF tokens and the sign-in state; the cookie keys. */
-  secret: string;
+  /** Its cookie keys sign the CSRF tokens. */
+  keyRing: KeyRing;
 }
 
 /**
@@ -38,7 +41,7 @@ export interface SignInDeps {
  * only once the account center itself was authorized in it, through /auth.
  */
 export async function visitOf(deps: SignInDeps, ctx: Context): Promise<AccountVisit | undefined> {
-  const session = await deps.provider.Session.get(ctx);
+  const session = await deps.providers.provider.Session.get(ctx);
   if (!session.accountId || !session.authorizations?.[ACCOUNT_CENTER]) return undefined;
   const account = await deps.users.find(session.accountId);
   if (!account || account.disabled) return undefined;
@@ -49,7 +52,8 @@ export async function visitOf(deps: SignInDeps, ctx: Context): Promise<AccountVi
     account,
     sessionUid: session.uid,
     verifiedAt: Math.max(session.loginTs ?? 0, confirmed),
-    csrfToken: csrfTokenFor(deps.secret, session.uid),
+    csrfToken: csrfTokenFor(deps.keyRing.material.cookieKeys[0]!, session.uid),
+    sessionTokens: deps.keyRing.material.cookieKeys.map((key) => csrfTokenFor(key, session.uid)),
   };
 }
 
@@ -64,7 +68,7 @@ function csrfTokenFor(secret: string, sessionUid: string): string {
 }
 
 export function csrfMatches(visit: AccountVisit, submitted: unknown): boolean {
-  return typeof submitted === 'string' && sameText(submitted, visit.csrfToken);
+  return typeof submitted === 'string' && visit.sessionTokens.some((token) => sameText(submitted, token));
 }
 
 /** Where the callback may send the browser back to: the account page, with a fixed notice at most. */
@@ -94,8 +98,9 @@ export async function finishSignIn(deps: SignInDeps, ctx: Context): Promise<stri
   ctx.cookies.set(STATE_COOKIE, null, cookieOptions(ctx));
   const { state, code } = ctx.query;
   if (!expected || typeof state !== 'string' || typeof code !== 'string' || !sameText(state, expected)) return undefined;
-  const session = await deps.provider.Session.get(ctx);
-  const issued = await deps.provider.AuthorizationCode.find(code);
+  const { provider } = deps.providers;
+  const session = await provider.Session.get(ctx);
+  const issued = await provider.AuthorizationCode.find(code);
   if (!issued || issued.clientId !== ACCOUNT_CENTER || !session.accountId) return undefined;
   const ours = issued.accountId === session.accountId && issued.sessionUid === session.uid;
   await issued.destroy();

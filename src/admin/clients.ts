@@ -91,7 +91,7 @@ export function clientRoutes(router: Router, deps: AdminDeps): void {
 /** oidc-provider's own client schema decides what a valid client is. */
 async function validate(deps: AdminDeps, metadata: StoredClient): Promise<void> {
   try {
-    await deps.provider.Client.validate(metadata);
+    await deps.providers.provider.Client.validate(metadata);
   } catch (err) {
     if (err instanceof errors.InvalidClientMetadata || err instanceof errors.InvalidRedirectUri) {
       throw new AdminError(400, err.error, err.error_description ?? err.message);

@@ -1,9 +1,10 @@
 import type { Context } from 'koa';
-import type Provider from 'oidc-provider';
 
 import type { Settings } from '../config/settings.js';
 import type { AccountAdmin } from '../oidc/accounts.js';
+import type { KeyRing } from '../keys/key-ring.js';
 import type { AccessTokenVerifier } from '../oidc/access-tokens.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
 import type { ArtifactStore } from '../oidc/store.js';
 import type { CutOffs } from '../revocation/cutoff.js';
 import type { SecurityEvents } from '../security/events.js';
@@ -11,7 +12,9 @@ import type { SecurityEvents } from '../security/events.js';
 /** What the admin API works with; built once in src/server.ts. */
 export interface AdminDeps {
   settings: Settings;
-  provider: Provider;
+  /** The provider for the current key set; read per request. */
+  providers: ProviderSource;
+  keyRing: KeyRing;
   users: AccountAdmin;
   store: ArtifactStore;
   events: SecurityEvents;

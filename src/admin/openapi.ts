@@ -41,6 +41,9 @@ const clientFields: Record<string, Schema> = {
 };
 const clientView = { ...clientFields, client_id: str, client_id_issued_at: int };
 
+const keyStates = 'next: published, not signing yet; current: signs; previous: verifies only until retire_at; '
+  + 'retired: gone after every token it signed expired; revoked: removed at once by an operator';
+
 const schemas: Record<string, Schema> = {
   Error: closed({ error: str, error_description: str }, ['error', 'error_description']),
   NewClient: closed(clientFields, ['client_name']),
@@ -81,6 +84,33 @@ const schemas: Record<string, Schema> = {
     backchannel_logouts_sent: int, backchannel_logouts_failed: int,
   }, ['sessions_ended', 'sessions_updated', 'grants_revoked', 'artifacts_deleted', 'backchannel_logouts_sent', 'backchannel_logouts_failed']),
   GrantRevoked: closed({ grant_id: str, artifacts_deleted: int }, ['grant_id', 'artifacts_deleted']),
+  Key: closed({
+    kid: str,
+    use: { enum: ['sig', 'cookie'], description: 'sig: signs ID tokens and JWT access tokens; cookie: signs our cookies' },
+    alg: { enum: ['RS256', 'ES256'], description: 'signing keys only' },
+    state: { enum: ['next', 'current', 'previous', 'retired', 'revoked'], description: keyStates },
+    source: { enum: ['generated', 'imported'] },
+    created_at: { ...date, description: 'when the key was published (or, for a first key, began signing)' },
+    ready_at: { ...date, description: 'next keys: the earliest moment a rotation may make it sign' },
+    activated_at: date,
+    deactivated_at: date,
+    retire_at: { ...date, description: 'previous keys: when the key leaves the key set' },
+    ended_at: { ...date, description: 'when the key was retired or revoked' },
+  }, ['kid', 'use', 'state', 'source', 'created_at']),
+  KeyList: closed({ keys: { type: 'array', items: ref('Key') } }, ['keys']),
+  RotateRequest: closed({
+    alg: { enum: ['RS256', 'ES256'], description: 'rotate only this signing algorithm' },
+    use: { enum: ['sig', 'cookie'], description: 'rotate all signing keys, or the cookie keys' },
+  }, []),
+  Rotated: closed({
+    rotated: { type: 'array', items: closed({ use: { enum: ['sig', 'cookie'] }, alg: str, kid: str, replaced: str }, ['use', 'kid', 'replaced']) },
+    keys: { type: 'array', items: ref('Key') },
+  }, ['rotated', 'keys']),
+  KeyRevoked: closed({
+    kid: str,
+    replaced_by: { ...str, description: 'the key that signs now, when the revoked key was signing' },
+    keys: { type: 'array', items: ref('Key') },
+  }, ['kid', 'keys']),
 };
 
 const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
@@ -108,7 +138,7 @@ const body = (name: string, required = true) => ({ requestBody: { required, ...j
 export function openApiDocument(issuer: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'Admin API', version: '1.0.0', description: 'Manage apps, users, sessions and grants of this authorization server.' },
+    info: { title: 'Admin API', version: '1.0.0', description: 'Manage apps, users, sessions, grants and signing keys of this authorization server.' },
     servers: [{ url: `${issuer}/admin` }],
     security: [{ adminToken: ['admin'] }],
     components: {
@@ -171,6 +201,22 @@ export function openApiDocument(issuer: string) {
       '/grants/{grantId}': {
         parameters: [idParam('grantId')],
         delete: op('Revoke one grant with its tokens', { 200: ok('revoked', 'GrantRevoked'), ...missing }),
+      },
+      '/keys': {
+        get: op('Signing and cookie keys with their states and dates (never key material)', { 200: ok('all keys', 'KeyList') }),
+      },
+      '/keys/rotate': {
+        post: op('Rotate: each next key starts signing, current keys verify until retired, new next keys are published', {
+          200: ok('rotated', 'Rotated'),
+          409: failure('not_ready: a next key is not yet published long enough; conflict: another rotation got there first'),
+          ...bodyFailures,
+        }, body('RotateRequest', false)),
+      },
+      '/keys/{kid}/revoke': {
+        parameters: [idParam('kid')],
+        post: op('Emergency: remove a compromised key at once; tokens it signed stop verifying', {
+          200: ok('revoked', 'KeyRevoked'), ...missing, 409: failure('the key is already retired or revoked'),
+        }),
       },
       '/openapi.json': {
         get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': {} } } } },

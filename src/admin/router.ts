@@ -4,6 +4,7 @@ import mount from 'koa-mount';
 
 import { requireAdminToken } from './authenticate.js';
 import { clientRoutes } from './clients.js';
+import { keyRoutes } from './keys.js';
 import type { AdminDeps } from './deps.js';
 import { AdminError, adminErrors, jsonBody } from './http.js';
 import { openApiDocument } from './openapi.js';
@@ -16,6 +17,7 @@ export function adminApi(deps: AdminDeps): Koa.Middleware {
   clientRoutes(router, deps);
   userRoutes(router, deps);
   sessionRoutes(router, deps);
+  keyRoutes(router, deps);
 
   const document = openApiDocument(deps.settings.issuer);
   const api = new Koa();

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { SIGNING_ALGS } from '../db/models/key-set.js';
+
 /** Request schemas of the admin API. `.strict()` everywhere: an unknown field is a mistake
  * worth reporting, and only plain strings/numbers/booleans ever reach MongoDB. */
 
@@ -63,3 +65,9 @@ export const revokeRequest = z.object({ client_id: z.string().min(1).max(256).op
 
 /** Ids in paths are opaque strings we generated; anything longer is not one of ours. */
 export const pathId = z.string().min(1).max(256);
+
+/** Which keys to rotate: one algorithm, all signing keys (`use: sig`), the cookie keys, or (empty) all. */
+export const rotateRequest = z.object({
+  alg: z.enum(SIGNING_ALGS).optional(),
+  use: z.enum(['sig', 'cookie']).optional(),
+}).strict().refine((body) => !(body.alg && body.use === 'cookie'), 'alg only applies to signing keys (use: sig)');

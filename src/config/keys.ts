@@ -1,32 +1,44 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { JWK } from 'jose';
 
 import { SettingsError, type Settings } from './settings.js';
 
+/** The keys one provider instance works with, as read from the key set in MongoDB. */
 export interface KeyMaterial {
-  /** Private signing keys, first one per algorithm is used for signing. */
+  /** Private signing keys; per algorithm the first one signs, the others only verify. */
   jwks: { keys: JWK[] };
-  /** Keygrip keys for signed cookies; the first signs, all verify (allows rotation). */
+  /** Keygrip keys for signed cookies; the first signs, all verify. */
   cookieKeys: string[];
 }
 
+/** What configuration contributes to the key set: the key-encryption key, and keys to import on first start. */
+export interface KeySources {
+  encryptionKey: Uint8Array;
+  jwks: { keys: JWK[] } | undefined;
+  cookieKeys: string[] | undefined;
+}
+
 /**
- * Keys come from configuration. In development they are generated once and kept under
- * the data directory, so a restart (or a second instance) keeps tokens and cookies valid.
+ * Keys live in MongoDB (src/keys/); configuration only holds the key that encrypts them
+ * and, for deployments that predate that, keys to import. In development the encryption
+ * key is generated once under the data directory, and keys an earlier version generated
+ * there are imported, so existing tokens and cookies stay valid.
  */
-export async function loadKeyMaterial(settings: Settings): Promise<KeyMaterial> {
+export async function loadKeySources(settings: Settings): Promise<KeySources> {
+  const encoded = settings.keys.encryptionKey ?? (await persisted(settings, 'key-encryption-key.json', generateEncryptionKey));
   return {
-    jwks: await loadJwks(settings),
-    cookieKeys: settings.cookieKeys ?? (await persisted(settings, 'cookie-keys.json', generateCookieKeys)),
+    encryptionKey: Buffer.from(encoded, 'base64url'),
+    jwks: await configuredJwks(settings),
+    cookieKeys: settings.cookieKeys ?? (await existing<string[]>(settings, 'cookie-keys.json')),
   };
 }
 
-async function loadJwks(settings: Settings): Promise<{ keys: JWK[] }> {
+async function configuredJwks(settings: Settings): Promise<{ keys: JWK[] } | undefined> {
   if (settings.jwks) return parseJwks(settings.jwks, 'JWKS');
   if (settings.jwksFile) return parseJwks(await readFile(settings.jwksFile, 'utf8'), 'JWKS_FILE');
-  return persisted(settings, 'jwks.json', generateJwks);
+  return existing<{ keys: JWK[] }>(settings, 'jwks.json');
 }
 
 function parseJwks(text: string, setting: string): { keys: JWK[] } {
@@ -43,16 +55,24 @@ function parseJwks(text: string, setting: string): { keys: JWK[] } {
   return { keys };
 }
 
-async function persisted<T>(settings: Settings, file: string, generate: () => Promise<T>): Promise<T> {
-  const target = path.join(settings.dataDir, file);
+/** A development file an earlier start wrote, if any. */
+async function existing<T>(settings: Settings, file: string): Promise<T | undefined> {
+  if (settings.production) return undefined;
   try {
-    return JSON.parse(await readFile(target, 'utf8')) as T;
+    return JSON.parse(await readFile(path.join(settings.dataDir, file), 'utf8')) as T;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return undefined;
   }
-  const value = await generate();
+}
+
+async function persisted<T>(settings: Settings, file: string, generate: () => T): Promise<T> {
+  const found = await existing<T>(settings, file);
+  if (found !== undefined) return found;
+  const target = path.join(settings.dataDir, file);
+  const value = generate();
   await mkdir(settings.dataDir, { recursive: true });
-  // wx: two instances starting at once must not overwrite each other's keys.
+  // wx: two instances starting at once must not overwrite each other's key.
   try {
     await writeFile(target, JSON.stringify(value, null, 2), { mode: 0o600, flag: 'wx' });
     return value;
@@ -62,17 +82,7 @@ async function persisted<T>(settings: Settings, file: string, generate: () => Pr
   }
 }
 
-export async function generateJwks(): Promise<{ keys: JWK[] }> {
-  const keys = await Promise.all(
-    (['RS256', 'ES256'] as const).map(async (alg) => {
-      const { privateKey } = await generateKeyPair(alg, { extractable: true });
-      const jwk = await exportJWK(privateKey);
-      return { ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) };
-    }),
-  );
-  return { keys };
-}
-
-export async function generateCookieKeys(): Promise<string[]> {
-  return [randomBytes(32).toString('base64url')];
+/** 32 random bytes, base64url: the form KEY_ENCRYPTION_KEY takes. */
+export function generateEncryptionKey(): string {
+  return randomBytes(32).toString('base64url');
 }

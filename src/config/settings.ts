@@ -1,8 +1,11 @@
 import { isIPv4 } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
 import { defaults } from '../../config/defaults.js';
+import type { HashGateLimits } from '../security/hash-gate.js';
+import type { Argon2Params } from '../security/password.js';
 
 /** A setting that is missing or malformed; the message names the environment variable. */
 export class SettingsError extends Error {
@@ -12,7 +15,15 @@ export class SettingsError extends Error {
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const flag = (fallback: boolean) =>
   z.enum(['true', 'false', '1', '0']).default(fallback ? 'true' : 'false').transform((v) => v === 'true' || v === '1');
+/** A positive whole number of anything, validated like a duration. */
+const count = seconds;
 const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+
+/** One hash per CPU, but never more than libuv's thread pool (where node:crypto hashes run),
+ * so file and DNS work still find a free thread. */
+function defaultHashConcurrency(): number {
+  return Math.max(1, Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4));
+}
 
 const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -44,8 +55,23 @@ const envSchema = z.object({
   DEMO_API_URL: httpUrl.default(defaults.development.demo.apiUrl),
   ACCOUNT_RECENT_SIGN_IN_SECONDS: seconds(defaults.account.recentSignInSeconds),
   ACCOUNT_API_CLIENTS: z.string().optional(),
-  SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
-    .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
+  // 32 bytes in base64url (AES-256); `npm run secrets` prints one.
+  KEY_ENCRYPTION_KEY: z.string().regex(/^[\w-]{43}$/, 'must be 32 bytes, base64url-encoded (npm run secrets prints one)').optional(),
+  KEY_ROTATION_DAYS: z.coerce.number().int().positive().default(defaults.keys.rotationDays),
+  JWKS_MAX_AGE: seconds(defaults.keys.jwksMaxAge),
+  KEY_PICKUP_SECONDS: seconds(defaults.keys.pickupSeconds),
+  JWKS_RETENTION_SECONDS: z.coerce.number().int().positive().optional(),
+  // argon2's own minimum is 8 KiB per lane; production floors are checked below.
+  PASSWORD_ARGON2_MEMORY_KIB: z.coerce.number().int().min(8).max(4 * 1024 * 1024).default(defaults.password.argon2.memoryKiB),
+  PASSWORD_ARGON2_ITERATIONS: z.coerce.number().int().min(1).max(100).default(defaults.password.argon2.iterations),
+  PASSWORD_ARGON2_PARALLELISM: z.coerce.number().int().min(1).max(16).default(defaults.password.argon2.parallelism),
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).default(defaultHashConcurrency),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).optional(),
+  LOGIN_MAX_FAILURES_PER_USER: count(defaults.loginThrottle.maxFailuresPerUser),
+  LOGIN_MAX_FAILURES_PER_IP: count(defaults.loginThrottle.maxFailuresPerIp),
+  LOGIN_LOCKOUT_WAIT_INCREMENT: seconds(defaults.loginThrottle.waitIncrementSeconds),
+  LOGIN_LOCKOUT_MAX_WAIT: seconds(defaults.loginThrottle.maxWaitSeconds),
+  LOGIN_FAILURE_RESET: seconds(defaults.loginThrottle.failureResetSeconds),
 });
 
 export interface Settings {
@@ -56,17 +82,26 @@ export interface Settings {
   apiAudience: string;
   dataDir: string;
   signingAlg: 'RS256' | 'ES256';
-  /** Private JWKS (JSON text) or a file holding it; both absent = generate in development. */
+  /** Private JWKS (JSON text) or a file holding it, imported into MongoDB on first start. */
   jwks: string | undefined;
   jwksFile: string | undefined;
+  /** Cookie keys imported into MongoDB on first start. */
   cookieKeys: string[] | undefined;
+  keys: {
+    /** Encrypts private key material in MongoDB; absent = generated under dataDir (development). */
+    encryptionKey: string | undefined;
+    rotationDays: number;
+    jwksMaxAge: number;
+    pickupSeconds: number;
+    /** How long a signing key stays in the JWKS after it stopped signing; absent = derived from token lifetimes. */
+    retentionSeconds: number | undefined;
+  };
   admin: { clientId: string; clientSecret: string };
   trustProxy: boolean;
   /** Lets oidc-provider's outbound requests (back-channel logout) reach private and loopback addresses. */
   outboundPrivateNetworks: boolean;
   ttl: { accessToken: number; idToken: number; session: number; grant: number };
   refreshToken: { rotate: boolean; idleTtl: number; absoluteTtl: number; graceSeconds: number };
-  scryptN: number;
   /** The account center: how recent a sign-in destructive actions need, and the first-party
    * clients (besides the account center itself) that may ask for the account API. */
   account: { recentSignInSeconds: number; apiClients: string[] };
@@ -74,6 +109,21 @@ export interface Settings {
   mail: { smtpUrl: string | undefined; from: string };
   /** Development only: where `npm run demo` runs the example app and API (the seed registers the app). */
   demo: { appUrl: string; apiUrl: string };
+  password: PasswordSettings;
+  loginThrottle: ThrottleSettings;
+}
+
+export interface PasswordSettings {
+  argon2: Argon2Params;
+  gate: HashGateLimits;
+}
+
+export interface ThrottleSettings {
+  maxFailuresPerUser: number;
+  maxFailuresPerIp: number;
+  waitIncrementSeconds: number;
+  maxWaitSeconds: number;
+  failureResetSeconds: number;
 }
 
 /** Reads and validates the environment; throws SettingsError naming the first bad variable. */
@@ -97,6 +147,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     jwks: e.JWKS,
     jwksFile: e.JWKS_FILE,
     cookieKeys: e.COOKIE_KEYS?.split(',').map((k) => k.trim()).filter(Boolean),
+    keys: {
+      encryptionKey: e.KEY_ENCRYPTION_KEY,
+      rotationDays: e.KEY_ROTATION_DAYS,
+      jwksMaxAge: e.JWKS_MAX_AGE,
+      pickupSeconds: e.KEY_PICKUP_SECONDS,
+      retentionSeconds: e.JWKS_RETENTION_SECONDS,
+    },
     admin: {
       clientId: e.ADMIN_CLIENT_ID ?? defaults.development.adminClientId,
       clientSecret: e.ADMIN_CLIENT_SECRET ?? defaults.development.adminClientSecret,
@@ -110,17 +167,31 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       absoluteTtl: e.REFRESH_TOKEN_ABSOLUTE_TTL,
       graceSeconds: e.REFRESH_TOKEN_GRACE_SECONDS,
     },
-    scryptN: e.SCRYPT_N,
     account: {
       recentSignInSeconds: e.ACCOUNT_RECENT_SIGN_IN_SECONDS,
       apiClients: e.ACCOUNT_API_CLIENTS?.split(',').map((id) => id.trim()).filter(Boolean) ?? [],
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
+    password: {
+      argon2: { memoryKiB: e.PASSWORD_ARGON2_MEMORY_KIB, iterations: e.PASSWORD_ARGON2_ITERATIONS, parallelism: e.PASSWORD_ARGON2_PARALLELISM },
+      gate: hashGateLimits(e.PASSWORD_HASH_CONCURRENCY, e.PASSWORD_HASH_QUEUE),
+    },
+    loginThrottle: {
+      maxFailuresPerUser: e.LOGIN_MAX_FAILURES_PER_USER,
+      maxFailuresPerIp: e.LOGIN_MAX_FAILURES_PER_IP,
+      waitIncrementSeconds: e.LOGIN_LOCKOUT_WAIT_INCREMENT,
+      maxWaitSeconds: e.LOGIN_LOCKOUT_MAX_WAIT,
+      failureResetSeconds: e.LOGIN_FAILURE_RESET,
+    },
   };
+  if (settings.password.argon2.memoryKiB < 8 * settings.password.argon2.parallelism) {
+    throw new SettingsError('invalid setting PASSWORD_ARGON2_MEMORY_KIB: must be at least 8 KiB per lane (PASSWORD_ARGON2_PARALLELISM)');
+  }
   if (production) {
     requireProductionSecrets(e);
     requireProductionStrength(settings);
+    requireOwaspPasswordCost(settings.password.argon2);
   }
   return settings;
 }
@@ -129,8 +200,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 function requireProductionSecrets(e: z.infer<typeof envSchema>): void {
   const missing = [
     ['MONGODB_URI', e.MONGODB_URI],
-    ['JWKS or JWKS_FILE', e.JWKS ?? e.JWKS_FILE],
-    ['COOKIE_KEYS', e.COOKIE_KEYS],
+    ['KEY_ENCRYPTION_KEY', e.KEY_ENCRYPTION_KEY],
     ['ADMIN_CLIENT_ID', e.ADMIN_CLIENT_ID],
     ['ADMIN_CLIENT_SECRET', e.ADMIN_CLIENT_SECRET],
     ['ISSUER', e.ISSUER],
@@ -167,6 +237,20 @@ function requireProductionStrength(settings: Settings): void {
 function isLoopback(hostname: string): boolean {
   if (hostname === 'localhost' || hostname === '[::1]') return true;
   return isIPv4(hostname) && hostname.startsWith('127.');
+}
+
+function hashGateLimits(concurrency: number, queue = concurrency * defaults.hashGate.queuePerSlot): HashGateLimits {
+  return { concurrency, queue, perNetwork: Math.max(1, Math.floor((concurrency + queue) * defaults.hashGate.networkShare)) };
+}
+
+/** Production hashes at least as hard as one of OWASP's equivalent argon2id settings. */
+function requireOwaspPasswordCost({ memoryKiB, iterations }: Argon2Params): void {
+  const floors = defaults.password.argon2Floors;
+  if (floors.some((floor) => memoryKiB >= floor.memoryKiB && iterations >= floor.iterations)) return;
+  const allowed = floors.map((f) => `m=${f.memoryKiB} KiB with t=${f.iterations}`).join(', or ');
+  throw new SettingsError(
+    `PASSWORD_ARGON2_MEMORY_KIB=${memoryKiB} with PASSWORD_ARGON2_ITERATIONS=${iterations} is below OWASP's minimum in production; use at least ${allowed}`,
+  );
 }
 
 /** `FOO=` in a shell or compose file means "unset", not "empty string". */

@@ -5,8 +5,8 @@ import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DryMongoBinary, MongoBinary, MongoMemoryServer } from 'mongodb-memory-server';
 
-export type MongoKind = 'env' | 'memory-server' | 'jongodb';
-export interface MongoServer { uri: string; kind: MongoKind; stop(): Promise<void>; }
+import { externalMongo, type MongoServer } from './mongo-server.js';
+
 export interface EmbeddedOptions {
   /** Persist mongod data in `<dataDir>/mongo` (memory-server only); when absent a temp dir is used. */
   dataDir?: string;
@@ -28,10 +28,7 @@ const JONGODB_READY_TIMEOUT_MS = 20_000;
 /** MONGODB_URI if given, else mongodb-memory-server, else jongodb. */
 export async function startMongo(envUri: string | undefined, options: EmbeddedOptions = {}): Promise<MongoServer> {
   const { dbName = 'oidc', log = (msg: string) => console.warn(msg) } = options;
-  if (envUri) {
-    log('MongoDB: using MONGODB_URI (nothing launched)'); // the URI may hold credentials: not logged
-    return { uri: envUri, kind: 'env', stop: async () => {} };
-  }
+  if (envUri) return externalMongo(envUri, log);
   try {
     return await startMemoryServer(dbName, options.dataDir, log);
   } catch (err) {

@@ -1,7 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import type Provider from 'oidc-provider';
 import { errors, type InteractionResults, type PromptDetail } from 'oidc-provider';
 import { z } from 'zod';
 
@@ -10,12 +9,15 @@ import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
 import { signInSecond } from '../revocation/cutoff.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
 import type { SecurityEvents } from '../security/events.js';
+import { checkCredentials } from '../security/credential-check.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
 
 const FAILED_LOGIN = 'Invalid username or password.';
 const LOCKED_OUT = 'Too many failed sign-in attempts. Try again later.';
+const BUSY = 'We are handling a lot of sign-ins right now. Please try again in a moment.';
 
 /** Only plain strings: `login[$ne]=x` or `{"login":{"$gt":""}}` fails here, never reaches MongoDB. */
 const loginForm = z.object({
@@ -24,13 +26,15 @@ const loginForm = z.object({
 });
 
 /** The login and consent pages that oidc-provider sends users to. */
-export function interactionRoutes(provider: Provider, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents): Router {
+export function interactionRoutes(providers: ProviderSource, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents): Router {
   const router = new Router({ prefix: '/interaction' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
 
   router.use(renderInteractionErrors);
 
+  // Each request works with one provider instance throughout (it is replaced when keys change).
   router.get('/:uid', async (ctx) => {
+    const { provider } = providers;
     const { uid, prompt, params } = await provider.interactionDetails(ctx.req, ctx.res);
     const client = await provider.Client.find(String(params.client_id));
     const clientName = client?.clientName ?? String(params.client_id);
@@ -39,6 +43,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
   });
 
   router.post('/:uid/login', form, async (ctx) => {
+    const { provider } = providers;
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') throw new errors.InvalidRequest('this interaction does not expect a login');
     const client = await provider.Client.find(String(details.params.client_id));
@@ -47,23 +52,23 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
     if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
 
     const { login, password } = input.data;
-    if (await throttle.isLocked(login)) return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
-    const account = await accounts.authenticate(login, password);
-    if (!account) {
-      const { lockedOut } = await throttle.recordFailure(login);
-      // The typed name, not an account id: it may not exist, and that must not show anywhere.
-      if (lockedOut) {
-        await events.record('login.locked_out', { ip: ctx.ip, userAgent: ctx.get('user-agent'), detail: { username: login } });
-      }
-      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
+    const check = await checkCredentials({ accounts, throttle, events }, login, password, { ip: ctx.ip, userAgent: ctx.get('user-agent') });
+    if (check.outcome === 'locked' || check.outcome === 'busy') {
+      // Same page and message for every username, existing or not.
+      ctx.set('Retry-After', String(check.retryAfterSeconds));
+      return check.outcome === 'locked'
+        ? showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login)
+        : showLogin(ctx, details.uid, clientName, BUSY, 503, login);
     }
-    await throttle.reset(login);
+    if (check.outcome === 'invalid') return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
+    const { account } = check;
 
     const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: await signInSecond(account) } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   });
 
   router.post('/:uid/confirm', form, async (ctx) => {
+    const { provider } = providers;
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'consent') throw new errors.InvalidRequest('this interaction does not expect consent');
     const consent = await approveConsent(provider, details);
@@ -71,6 +76,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
   });
 
   router.post('/:uid/abort', form, async (ctx) => {
+    const { provider } = providers;
     await provider.interactionDetails(ctx.req, ctx.res);
     const result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, jwtVerify, type JWK, type JWTPayload } from 'jose';
 
 import type { KeyMaterial } from '../config/keys.js';
+import { publicJwk } from '../keys/minting.js';
 
 /** The claims of one of our RFC 9068 JWT access tokens, after verification. */
 export interface AccessTokenClaims extends JWTPayload {
@@ -18,24 +19,24 @@ export interface AccessTokenClaims extends JWTPayload {
 export type AccessTokenVerifier = (token: string) => Promise<AccessTokenClaims>;
 
 /** Only public members: createLocalJWKSet must never be handed private key material. */
-const PUBLIC_MEMBERS = ['kty', 'kid', 'alg', 'use', 'n', 'e', 'crv', 'x', 'y'] as const;
-
 export function publicJwks(keys: KeyMaterial): { keys: JWK[] } {
-  return {
-    keys: keys.jwks.keys.map((key) => Object.fromEntries(
-      PUBLIC_MEMBERS.filter((member) => key[member] !== undefined).map((member) => [member, key[member]]),
-    ) as JWK),
-  };
+  return { keys: keys.jwks.keys.map(publicJwk) };
 }
 
 /**
- * Verifies a JWT access token issued by this server: our signature, `typ: at+jwt`, our
- * issuer, not expired. Audience is the caller's decision. Throws jose's errors otherwise.
+ * Verifies a JWT access token issued by this server: our signature (any key of the key set
+ * the provider publishes right now), `typ: at+jwt`, our issuer, not expired. Audience is the
+ * caller's decision. Throws jose's errors otherwise.
  */
-export function accessTokenVerifier(issuer: string, keys: KeyMaterial): AccessTokenVerifier {
-  const jwks = createLocalJWKSet(publicJwks(keys));
+export function accessTokenVerifier(issuer: string, keys: { readonly material: KeyMaterial }): AccessTokenVerifier {
+  let verifiedWith: KeyMaterial | undefined;
+  let jwks: ReturnType<typeof createLocalJWKSet> | undefined;
   return async (token) => {
-    const { payload } = await jwtVerify(token, jwks, {
+    if (keys.material !== verifiedWith) {
+      verifiedWith = keys.material;
+      jwks = createLocalJWKSet(publicJwks(verifiedWith));
+    }
+    const { payload } = await jwtVerify(token, jwks!, {
       issuer,
       typ: 'at+jwt',
       algorithms: ['RS256', 'ES256'],

@@ -1,8 +1,10 @@
 import type { Account, AccountClaims, FindAccount } from 'oidc-provider';
 
-import type { AccountModel, AccountRecord } from '../db/models/account.js';
 import { predatesCutOff, signInSecondOf } from '../revocation/cutoff.js';
-import { decoyHash, hashPassword, verifyPassword } from '../security/password.js';
+import type { PasswordSettings } from '../config/settings.js';
+import { normalizeUsername, type AccountModel, type AccountRecord } from '../db/models/account.js';
+import { HashGate } from '../security/hash-gate.js';
+import { decoyHash, hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../security/password.js';
 
 export interface NewAccount {
   username: string;
@@ -15,22 +17,30 @@ export interface NewAccount {
 /** User accounts: sign-in checks and the claims oidc-provider releases. */
 export class Accounts {
   readonly #model: AccountModel;
-  readonly #scryptN: number;
+  readonly #argon2: Argon2Params;
+  /** Every sign-in's password check passes through here (see HashGate). */
+  readonly passwordChecks: HashGate;
   #decoy: Promise<string> | undefined;
 
-  constructor(model: AccountModel, scryptN: number) {
+  constructor(model: AccountModel, password: PasswordSettings) {
     this.#model = model;
-    this.#scryptN = scryptN;
+    this.#argon2 = password.argon2;
+    this.passwordChecks = new HashGate(password.gate);
   }
 
   get model(): AccountModel {
     return this.#model;
   }
 
+  /** A new password's hash at the current cost (admin actions: not gated). */
+  hash(password: string): Promise<string> {
+    return hashPassword(password, this.#argon2);
+  }
+
   async create(input: NewAccount): Promise<AccountRecord> {
-    const passwordHash = await hashPassword(input.password, this.#scryptN);
+    const passwordHash = await this.hash(input.password);
     const doc = await this.#model.create({
-      username: input.username,
+      username: normalizeUsername(input.username),
       passwordHash,
       name: input.name,
       email: input.email,
@@ -42,18 +52,38 @@ export class Accounts {
   /**
    * Returns the account only for a matching, enabled username and password. Callers pass
    * plain strings (validated at the edge); the query is an equality on a string, so no
-   * operator object can reach MongoDB. Unknown users cost one hash too, so timing does not
-   * reveal whether a username exists.
+   * operator object can reach MongoDB. Unknown users cost one hash at the current cost too,
+   * so timing does not reveal whether a username exists. Throws HashGateFull when password
+   * hashing is at capacity, overall or for the client's network.
    */
-  async authenticate(username: string, password: string): Promise<AccountRecord | undefined> {
-    const account = await this.#model.findOne({ username: { $eq: username } }).lean();
+  async authenticate(username: string, password: string, network: string): Promise<AccountRecord | undefined> {
+    const account = await this.#model.findOne({ username: { $eq: normalizeUsername(username) } }).lean();
     if (!account) {
-      this.#decoy ??= decoyHash(this.#scryptN);
-      await verifyPassword(password, await this.#decoy);
+      this.#decoy ??= decoyHash(this.#argon2);
+      const decoy = await this.#decoy;
+      await this.passwordChecks.run(network, () => verifyPassword(password, decoy));
       return undefined;
     }
-    const ok = await verifyPassword(password, account.passwordHash);
-    return ok && !account.disabled ? account : undefined;
+    const ok = await this.passwordChecks.run(network, () => verifyPassword(password, account.passwordHash));
+    if (!ok || account.disabled) return undefined;
+    await this.#upgradeHash(account, password, network);
+    return account;
+  }
+
+  /**
+   * Rehashes a legacy scrypt or cheaper argon2id hash at the current cost, now that we hold
+   * the password. Conditioned on the old hash still being stored, so a password changed in
+   * the meantime is never overwritten. Best effort: sign-in does not depend on it, and a
+   * full gate just leaves the upgrade to the next sign-in.
+   */
+  async #upgradeHash(account: AccountRecord, password: string, network: string): Promise<void> {
+    if (!needsRehash(account.passwordHash, this.#argon2)) return;
+    try {
+      const passwordHash = await this.passwordChecks.run(network, () => this.hash(password));
+      await this.#model.updateOne({ _id: account._id, passwordHash: { $eq: account.passwordHash } }, { $set: { passwordHash } });
+    } catch (err) {
+      console.warn(`[accounts] password hash upgrade failed for ${account._id}: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -103,11 +133,9 @@ export interface AccountListQuery {
 /** Account management for the admin API (kept apart from the sign-in path above). */
 export class AccountAdmin {
   readonly #accounts: Accounts;
-  readonly #scryptN: number;
 
-  constructor(accounts: Accounts, scryptN: number) {
+  constructor(accounts: Accounts) {
     this.#accounts = accounts;
-    this.#scryptN = scryptN;
   }
 
   create(input: NewAccount): Promise<AccountRecord> {
@@ -119,12 +147,12 @@ export class AccountAdmin {
   }
 
   async findByUsername(username: string): Promise<AccountRecord | undefined> {
-    return (await this.#accounts.model.findOne({ username: { $eq: username } }).lean()) ?? undefined;
+    return (await this.#accounts.model.findOne({ username: { $eq: normalizeUsername(username) } }).lean()) ?? undefined;
   }
 
   /** One page, by username; the prefix is matched literally (regex characters escaped). */
   async list(query: AccountListQuery): Promise<AccountRecord[]> {
-    const filter = query.usernamePrefix ? { username: { $regex: `^${escapeRegex(query.usernamePrefix)}` } } : {};
+    const filter = query.usernamePrefix ? { username: { $regex: `^${escapeRegex(normalizeUsername(query.usernamePrefix))}` } } : {};
     return this.#accounts.model.find(filter).sort({ username: 1 }).skip(query.offset).limit(query.limit).lean();
   }
 
@@ -137,7 +165,7 @@ export class AccountAdmin {
     }
     if (changes.email !== undefined) $set.emailVerified = false;
     if (changes.disabled !== undefined) $set.disabled = changes.disabled;
-    if (changes.password !== undefined) $set.passwordHash = await hashPassword(changes.password, this.#scryptN);
+    if (changes.password !== undefined) $set.passwordHash = await this.#accounts.hash(changes.password);
     const update = Object.keys($unset).length > 0 ? { $set, $unset } : { $set };
     return (await this.#accounts.model.findByIdAndUpdate(id, update, { returnDocument: 'after', runValidators: true }).lean()) ?? undefined;
   }

@@ -14,12 +14,19 @@ export interface AdapterDeps {
   cutOffs: CutOffs;
 }
 
-/** oidc-provider calls this once per model name. Kept apart from adapter.ts because the
- * refresh-token and session adapters extend MongoAdapter (one module holding both would be an import cycle). */
+/** oidc-provider calls this once per model name and provider instance; one adapter per name
+ * serves every instance (they are rebuilt when keys change, src/oidc/provider-host.ts). Kept
+ * apart from adapter.ts because the refresh-token and session adapters extend MongoAdapter
+ * (one module holding them all would be an import cycle). */
 export function adapterFactory(store: ArtifactStore, deps: AdapterDeps): (name: string) => Adapter {
-  return (name) => {
+  const adapters = new Map<string, Adapter>();
+  const create = (name: string): Adapter => {
     if (name === 'RefreshToken') return new RefreshTokenAdapter(store, deps);
     if (name === 'Session') return new SessionAdapter(store, deps.cutOffs);
     return new MongoAdapter(store, name);
+  };
+  return (name) => {
+    if (!adapters.has(name)) adapters.set(name, create(name));
+    return adapters.get(name)!;
   };
 }

@@ -1,40 +1,35 @@
-import type { ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { Adapter, ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
 import { claimsByScope } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
-import type { CutOffs } from '../revocation/cutoff.js';
-import type { SecurityEvents } from '../security/events.js';
 import { renderPage } from '../http/render.js';
 import { loadExistingGrant } from '../account/first-party.js';
 import type { Accounts } from './accounts.js';
-import { adapterFactory } from './adapter-factory.js';
 import { REFRESH_CLIENT_METADATA, refreshPolicyFor, refreshTokenTtl, validateRefreshMetadata } from './refresh-policy.js';
 import type { ResourceCatalog } from './resources.js';
 import { RESOURCE_SERVER_AUDIENCES, validateClientRules } from './client-rules.js';
 import { mayCallFromBrowser, mayIntrospect, mayRevoke } from './token-access.js';
-import type { ArtifactStore } from './store.js';
 
 export interface ConfigurationDeps {
   settings: Settings;
   keys: KeyMaterial;
-  store: ArtifactStore;
+  /** Built once per server (src/oidc/adapter-factory.ts) and shared by every provider instance. */
+  adapter: (name: string) => Adapter;
   accounts: Accounts;
   resources: ResourceCatalog;
-  events: SecurityEvents;
-  cutOffs: CutOffs;
   /** Statically configured clients (the admin client); everything else lives in MongoDB. */
   staticClients: ClientMetadata[];
 }
 
 /** Everything oidc-provider is told about our deployment, in one place. */
 export function providerConfiguration(deps: ConfigurationDeps): Configuration {
-  const { settings, keys, store, accounts, resources, events, cutOffs } = deps;
+  const { settings, keys, accounts, resources } = deps;
   const cookie = { signed: true, httpOnly: true, sameSite: 'lax' as const };
 
   return {
-    adapter: adapterFactory(store, { settings, events, cutOffs }),
+    adapter: deps.adapter,
     clients: deps.staticClients,
     findAccount: accounts.findAccount,
     loadExistingGrant: loadExistingGrant(settings),

@@ -1,14 +1,14 @@
 import type { Context, Middleware } from 'koa';
-import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { AccessTokenClaims, AccessTokenVerifier } from './access-tokens.js';
+import type { ProviderSource } from './provider-host.js';
 import type { AccountModel } from '../db/models/account.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
 import { mayIntrospect, type TokenOwnership } from './token-access.js';
 
 export interface IntrospectionDeps {
-  provider: Provider;
+  providers: ProviderSource;
   accounts: AccountModel;
   verifyAccessToken: AccessTokenVerifier;
 }
@@ -76,11 +76,11 @@ async function introspect(deps: IntrospectionDeps, token: string, caller: Caller
 }
 
 /** Whether a verified JWT access token still stands for live state; the account API asks too. */
-export async function isLive(deps: Pick<IntrospectionDeps, 'provider' | 'accounts'>, claims: AccessTokenClaims): Promise<boolean> {
+export async function isLive(deps: Pick<IntrospectionDeps, 'providers' | 'accounts'>, claims: AccessTokenClaims): Promise<boolean> {
   // client_credentials: no user and no grant, so the client itself must still exist.
-  if (!claims.gid) return claims.sub === claims.client_id && (await deps.provider.Client.find(claims.client_id)) !== undefined;
+  if (!claims.gid) return claims.sub === claims.client_id && (await deps.providers.provider.Client.find(claims.client_id)) !== undefined;
 
-  const grant = await deps.provider.Grant.find(claims.gid);
+  const grant = await deps.providers.provider.Grant.find(claims.gid);
   if (!grant || grant.clientId !== claims.client_id || grant.accountId !== claims.sub) return false;
 
   const account = await deps.accounts.findById(claims.sub).lean();

@@ -1,13 +1,13 @@
-import type Provider from 'oidc-provider';
-
 import type { SecurityEventType } from '../db/models/security-event.js';
 import type { SecurityEvents } from '../security/events.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
 import { parsePayload, type ArtifactStore, type SessionPayload } from '../oidc/store.js';
 import { signInSecond, type CutOffs } from './cutoff.js';
 
 /** What ending a user's past needs; the admin API's deps (and later the account center's) fit. */
 export interface RevocationDeps {
-  provider: Provider;
+  /** The provider of the current key set (src/oidc/provider-host.ts). */
+  providers: ProviderSource;
   store: ArtifactStore;
   events: SecurityEvents;
   cutOffs: CutOffs;
@@ -154,7 +154,7 @@ async function forgetClient(deps: RevocationDeps, sessions: SessionPayload[], cl
   let updated = 0;
   for (const payload of sessions) {
     if (!payload.authorizations?.[clientId]) continue;
-    const session = await deps.provider.Session.find(payload.jti);
+    const session = await deps.providers.provider.Session.find(payload.jti);
     if (!session?.authorizations?.[clientId]) continue;
     delete session.authorizations[clientId];
     await session.persist();
@@ -174,7 +174,7 @@ interface LogoutCapable {
 async function notifyClients(deps: RevocationDeps, accountId: string, logouts: Map<string, Set<string | undefined>>) {
   const attempts: Promise<void>[] = [];
   for (const [cid, sids] of logouts) {
-    const client = (await deps.provider.Client.find(cid)) as LogoutCapable | undefined;
+    const client = (await deps.providers.provider.Client.find(cid)) as LogoutCapable | undefined;
     if (!client?.backchannelLogoutUri) continue;
     const targets = sids.size > 1 ? [...sids].filter((sid) => sid !== undefined) : [...sids];
     for (const sid of targets) attempts.push(client.backchannelLogout(accountId, sid));

@@ -1,64 +1,198 @@
+import { randomUUID } from 'node:crypto';
 import type { Collection, Connection } from 'mongoose';
 
-import { defaults } from '../../config/defaults.js';
+import type { ThrottleSettings } from '../config/settings.js';
+import { normalizeUsername } from '../db/models/account.js';
 
-interface AttemptDoc {
+/**
+ * One counter: a username from one network (`user:`), or one network for any username
+ * (`ip:`). A round allows `limit` password checks; when all of them have failed, the
+ * counter is locked, and the n-th lockout lasts n wait increments (capped). A round only
+ * starts again after its lockout, so at most `limit` passwords are checked per lockout.
+ */
+interface CounterDoc {
   _id: string;
+  /** Identifies the current round, so a late settlement never counts in a newer one. */
+  round: string;
+  /** Checks reserved in this round: settled failures plus checks still running. */
+  attempts: number;
   failures: number;
+  /** Lockouts since the record was last reset; the next wait grows with it. */
+  lockouts: number;
+  lockedUntil?: Date | null;
+  /** Everything is forgotten after this (Keycloak's failure reset time); TTL deletes it. */
   expiresAt: Date;
 }
 
-export interface ThrottlePolicy {
-  maxFailures: number;
-  windowSeconds: number;
+/** A counter reached its limit; reported once per lockout. */
+export interface Lockout {
+  scope: 'user' | 'ip';
+  /** How many lockouts in a row, and how long this one lasts. */
+  lockout: number;
+  seconds: number;
+}
+
+export type Reservation =
+  | { allowed: true; attempt: SignInAttempt }
+  | { allowed: false; retryAfterSeconds: number };
+
+/** A reserved slot in one counter. */
+export interface Hold {
+  id: string;
+  scope: Lockout['scope'];
+  round: string;
+  limit: number;
 }
 
 /**
- * Brute-force protection for the login form, shared by every instance through MongoDB:
- * after `maxFailures` failed sign-ins for one username within a window that starts at the
- * first failure, that username is refused until the window ends. Counted for any username,
- * existing or not, so the lockout reveals nothing about which accounts exist.
+ * Brute-force protection for the login form, shared by every instance through MongoDB.
+ * A password is checked only after a slot was reserved atomically (a conditional `$inc`),
+ * so any number of parallel guesses evaluates at most the limit. Counting per username
+ * *and network* means an attacker elsewhere cannot lock a user out of their own device;
+ * the per-network counter stops one network from spraying many usernames. Unknown
+ * usernames are counted like real ones, so a lockout reveals nothing.
  */
 export class LoginThrottle {
-  readonly #attempts: Collection<AttemptDoc>;
-  readonly #policy: ThrottlePolicy;
+  readonly #counters: Collection<CounterDoc>;
+  readonly #policy: ThrottleSettings;
 
-  constructor(connection: Connection, policy: ThrottlePolicy = defaults.loginThrottle) {
-    this.#attempts = connection.collection<AttemptDoc>('login_attempts');
+  constructor(connection: Connection, policy: ThrottleSettings) {
+    this.#counters = connection.collection<CounterDoc>('login_attempts');
     this.#policy = policy;
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#attempts.createIndexes([{ key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 }]);
+    await this.#counters.createIndexes([{ key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 }]);
   }
 
-  async isLocked(username: string): Promise<boolean> {
-    const doc = await this.#attempts.findOne({ _id: key(username) });
-    return !!doc && doc.expiresAt.getTime() > Date.now() && doc.failures >= this.#policy.maxFailures;
+  /** Reserves one password check for `username` from `network` (see clientNetwork), or says how long to wait. */
+  async reserve(username: string, network: string): Promise<Reservation> {
+    const perIp = await this.#reserve(`ip:${network}`, 'ip', this.#policy.maxFailuresPerIp);
+    if ('retryAfterSeconds' in perIp) return { allowed: false, ...perIp };
+    const perUser = await this.#reserve(`user:${network}:${normalizeUsername(username)}`, 'user', this.#policy.maxFailuresPerUser);
+    if ('retryAfterSeconds' in perUser) {
+      await this.#release(perIp);
+      return { allowed: false, ...perUser };
+    }
+    return { allowed: true, attempt: new SignInAttempt(this, perUser, perIp) };
   }
 
-  /** Counts the failure in the live window, or starts a new window from this failure (also
-   * when the last one ended but TTL has not deleted it yet). Two first failures racing may
-   * count as one: an undercount of one, never a lockout of the wrong user. `lockedOut` is
-   * true for exactly the failure that reached the limit, so it is reported once. */
-  async recordFailure(username: string): Promise<{ lockedOut: boolean }> {
+  /** A success forgets the user's failures (as Keycloak does) and gives the network its slot back. */
+  async succeeded(user: Hold, ip: Hold): Promise<void> {
+    await this.#counters.deleteOne({ _id: user.id });
+    await this.#release(ip);
+  }
+
+  /** A failure stays counted; the one that completes a round locks its counter. */
+  async failed(holds: Hold[]): Promise<Lockout[]> {
+    const lockouts = await Promise.all(holds.map((hold) => this.#fail(hold)));
+    return lockouts.filter((l): l is Lockout => !!l);
+  }
+
+  /** The password was never checked (hashing at capacity): the slots go back. */
+  async abandoned(holds: Hold[]): Promise<void> {
+    await Promise.all(holds.map((hold) => this.#release(hold)));
+  }
+
+  /**
+   * Every write is a conditional update on the round just read (compare-and-set), so of
+   * any number of racing requests at most `limit` get a slot per round, on every instance.
+   */
+  async #reserve(id: string, scope: Hold['scope'], limit: number): Promise<Hold | { retryAfterSeconds: number }> {
+    for (let tries = 0; tries < 5; tries += 1) {
+      const now = new Date();
+      const current = await this.#counters.findOne({ _id: id });
+      const round = randomUUID();
+      const fresh = { round, attempts: 1, failures: 0, expiresAt: this.#resetAt(now) };
+      if (!current) {
+        try {
+          await this.#counters.insertOne({ _id: id, ...fresh, lockouts: 0 });
+          return { id, scope, round, limit };
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 11000) throw err;
+          continue; // a concurrent first attempt created it
+        }
+      }
+      // Past the reset time, or past a lockout: the next round starts, once.
+      const forgotten = current.expiresAt <= now;
+      if (forgotten || (current.lockedUntil && current.lockedUntil <= now)) {
+        const started = await this.#counters.updateOne(
+          { _id: id, round: current.round },
+          { $set: { ...fresh, ...(forgotten ? { lockouts: 0 } : {}) }, $unset: { lockedUntil: '' } },
+        );
+        if (started.modifiedCount === 1) return { id, scope, round, limit };
+        continue;
+      }
+      if (current.lockedUntil || current.attempts >= limit) return { retryAfterSeconds: this.#retryAfter(current, now) };
+      const reserved = await this.#counters.updateOne(
+        { _id: id, round: current.round, attempts: { $lt: limit }, lockedUntil: null },
+        { $inc: { attempts: 1 }, $set: { expiresAt: this.#resetAt(now) } },
+      );
+      if (reserved.modifiedCount === 1) return { id, scope, round: current.round, limit };
+    }
+    // Lost every race to other requests for the same counter: as good as full.
+    return { retryAfterSeconds: 1 };
+  }
+
+  /** Counts the failure; the one that completes the round locks the counter, exactly once. */
+  async #fail(hold: Hold): Promise<Lockout | undefined> {
     const now = new Date();
-    const counted = await this.#attempts.findOneAndUpdate(
-      { _id: key(username), expiresAt: { $gt: now } },
-      { $inc: { failures: 1 } },
-      { returnDocument: 'after' },
+    await this.#counters.updateOne(
+      { _id: hold.id, round: hold.round },
+      { $inc: { failures: 1 }, $set: { expiresAt: this.#resetAt(now) } },
     );
-    if (counted) return { lockedOut: counted.failures === this.#policy.maxFailures };
-    const expiresAt = new Date(now.getTime() + this.#policy.windowSeconds * 1000);
-    await this.#attempts.replaceOne({ _id: key(username) }, { failures: 1, expiresAt }, { upsert: true });
-    return { lockedOut: this.#policy.maxFailures === 1 };
+    const counted = await this.#counters.findOne({ _id: hold.id, round: hold.round });
+    if (!counted || counted.failures < hold.limit || counted.lockedUntil) return undefined;
+    const lockout = counted.lockouts + 1;
+    const seconds = this.#wait(lockout);
+    const lockedUntil = new Date(now.getTime() + seconds * 1000);
+    const locked = await this.#counters.updateOne(
+      { _id: hold.id, round: hold.round, failures: { $gte: hold.limit }, lockedUntil: null },
+      { $set: { lockedUntil, expiresAt: this.#resetAt(lockedUntil) }, $inc: { lockouts: 1 } },
+    );
+    return locked.modifiedCount === 1 ? { scope: hold.scope, lockout, seconds } : undefined;
   }
 
-  async reset(username: string): Promise<void> {
-    await this.#attempts.deleteOne({ _id: key(username) });
+  async #release(hold: Hold): Promise<void> {
+    await this.#counters.updateOne({ _id: hold.id, round: hold.round, attempts: { $gt: 0 } }, { $inc: { attempts: -1 } });
+  }
+
+  /** Locked: until the lockout ends. Full but still checking: about as long as the lockout those checks would start. */
+  #retryAfter(doc: CounterDoc, now: Date): number {
+    const until = doc.lockedUntil?.getTime() ?? now.getTime() + this.#wait(doc.lockouts + 1) * 1000;
+    return Math.max(1, Math.ceil((until - now.getTime()) / 1000));
+  }
+
+  #wait(lockout: number): number {
+    return Math.min(this.#policy.waitIncrementSeconds * lockout, this.#policy.maxWaitSeconds);
+  }
+
+  #resetAt(from: Date): Date {
+    return new Date(from.getTime() + this.#policy.failureResetSeconds * 1000);
   }
 }
 
-function key(username: string): string {
-  return username.toLowerCase();
+/** One reserved password check; settle it exactly once with the outcome. */
+export class SignInAttempt {
+  readonly #throttle: LoginThrottle;
+  readonly #user: Hold;
+  readonly #ip: Hold;
+
+  constructor(throttle: LoginThrottle, user: Hold, ip: Hold) {
+    this.#throttle = throttle;
+    this.#user = user;
+    this.#ip = ip;
+  }
+
+  succeeded(): Promise<void> {
+    return this.#throttle.succeeded(this.#user, this.#ip);
+  }
+
+  failed(): Promise<Lockout[]> {
+    return this.#throttle.failed([this.#user, this.#ip]);
+  }
+
+  abandoned(): Promise<void> {
+    return this.#throttle.abandoned([this.#user, this.#ip]);
+  }
 }

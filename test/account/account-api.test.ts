@@ -126,7 +126,7 @@ describe('the account API over HTTP with a JWT access token', () => {
     const refused = new URL((await agent.follow(url, photos.redirectUri)).url);
     expect(refused.searchParams.get('error')).toBe('invalid_target');
 
-    await endUserPast({ provider: server.provider, store: server.store, events: server.events, cutOffs: new CutOffs(server.accounts.model) }, user.sub, 'revoked');
+    await endUserPast({ providers: server.providers, store: server.store, events: server.events, cutOffs: new CutOffs(server.accounts.model) }, user.sub, 'revoked');
     const revoked = await call(token, 'GET', '/sessions');
     contract.check('GET', '/sessions', revoked);
     expect(revoked.status).toBe(401);

@@ -28,7 +28,17 @@ describe('settings', () => {
     ['REFRESH_TOKEN_GRACE_SECONDS', '61'],
     ['REFRESH_TOKEN_ROTATE', 'maybe'],
     ['SIGNING_ALG', 'HS256'],
-    ['SCRYPT_N', '1000'],
+    ['KEY_ENCRYPTION_KEY', 'too-short'],
+    ['KEY_ROTATION_DAYS', '0'],
+    ['JWKS_MAX_AGE', 'ten'],
+    ['KEY_PICKUP_SECONDS', '-1'],
+    ['PASSWORD_ARGON2_MEMORY_KIB', 'lots'],
+    ['PASSWORD_ARGON2_ITERATIONS', '0'],
+    ['PASSWORD_ARGON2_PARALLELISM', '0'],
+    ['PASSWORD_HASH_CONCURRENCY', '0'],
+    ['LOGIN_MAX_FAILURES_PER_USER', '0'],
+    ['LOGIN_MAX_FAILURES_PER_IP', '-1'],
+    ['LOGIN_LOCKOUT_WAIT_INCREMENT', 'soon'],
   ])('rejects %s=%s with a message naming the setting', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError);
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`invalid setting ${name}`));
@@ -41,7 +51,7 @@ describe('settings', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const name of ['MONGODB_URI', 'JWKS or JWKS_FILE', 'COOKIE_KEYS', 'ADMIN_CLIENT_ID', 'ADMIN_CLIENT_SECRET', 'ISSUER']) {
+    for (const name of ['MONGODB_URI', 'KEY_ENCRYPTION_KEY', 'ADMIN_CLIENT_ID', 'ADMIN_CLIENT_SECRET', 'ISSUER']) {
       expect(message).toContain(name);
     }
   });
@@ -104,16 +114,41 @@ describe('settings', () => {
       const at = line.indexOf('=');
       return [line.slice(0, at), line.slice(at + 1).replace(/^'|'$/g, '')];
     }));
-    expect(Object.keys(printed).sort()).toEqual(['ADMIN_CLIENT_SECRET', 'COOKIE_KEYS', 'JWKS']);
+    expect(Object.keys(printed).sort()).toEqual(['ADMIN_CLIENT_SECRET', 'KEY_ENCRYPTION_KEY']);
     const settings = loadSettings({ ...production, ...printed });
-    expect(settings.cookieKeys).toEqual([printed.COOKIE_KEYS]);
     expect(settings.admin.clientSecret).toBe(printed.ADMIN_CLIENT_SECRET);
+  });
+
+  it('hashes passwords with argon2id at OWASP cost by default, tunable by settings', () => {
+    expect(loadSettings({}).password.argon2).toEqual({ memoryKiB: 19456, iterations: 2, parallelism: 1 });
+    expect(loadSettings({ PASSWORD_ARGON2_MEMORY_KIB: '65536', PASSWORD_ARGON2_ITERATIONS: '3' }).password.argon2)
+      .toEqual({ memoryKiB: 65536, iterations: 3, parallelism: 1 });
+    // Tests may hash cheaply; production may not.
+    expect(loadSettings({ NODE_ENV: 'test', PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_ITERATIONS: '1' }).password.argon2.memoryKiB).toBe(1024);
+  });
+
+  it.each([
+    [{ PASSWORD_ARGON2_MEMORY_KIB: '8192' }],
+    [{ PASSWORD_ARGON2_ITERATIONS: '1' }],
+    [{ PASSWORD_ARGON2_MEMORY_KIB: '7168', PASSWORD_ARGON2_ITERATIONS: '4' }],
+  ])('refuses a password cost below OWASP\'s minimum in production: %j', (cost) => {
+    const env = production;
+    expect(() => loadSettings({ ...env, ...cost })).toThrow(/PASSWORD_ARGON2_MEMORY_KIB=\d+ with PASSWORD_ARGON2_ITERATIONS=\d+ is below OWASP/);
+    // OWASP's equivalent trade-offs are accepted: less memory, more passes.
+    expect(loadSettings({ ...env, PASSWORD_ARGON2_MEMORY_KIB: '7168', PASSWORD_ARGON2_ITERATIONS: '5' }).production).toBe(true);
+    expect(loadSettings({ ...env, PASSWORD_ARGON2_MEMORY_KIB: '47104', PASSWORD_ARGON2_ITERATIONS: '1' }).production).toBe(true);
+  });
+
+  it('bounds password hashing by CPU and refuses a memory cost argon2 cannot run', () => {
+    const gate = loadSettings({ PASSWORD_HASH_CONCURRENCY: '3' }).password.gate;
+    expect(gate).toEqual({ concurrency: 3, queue: 12, perNetwork: 7 });
+    expect(() => loadSettings({ PASSWORD_ARGON2_MEMORY_KIB: '16', PASSWORD_ARGON2_PARALLELISM: '4' })).toThrow(/PASSWORD_ARGON2_MEMORY_KIB/);
   });
 });
 
 /** A production environment that passes every check; tests spoil one setting at a time. */
 const production = {
-  NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', JWKS: '{"keys":[]}', COOKIE_KEYS: key(43),
+  NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/oidc', KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64url'), COOKIE_KEYS: key(43),
   ADMIN_CLIENT_ID: 'admin', ADMIN_CLIENT_SECRET: key(43), ISSUER: 'https://id.example.com',
 };
 

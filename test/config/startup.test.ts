@@ -7,7 +7,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 /** Runs `src/main.ts` as npm start does and collects how it ends. */
 function start(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(MONGODB_URI|JWKS|COOKIE_KEYS|ADMIN_|ISSUER|PORT)/.test(key)));
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(MONGODB_URI|JWKS|COOKIE_KEYS|KEY_|ADMIN_|ISSUER|PORT)/.test(key)));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: repoRoot, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -23,7 +23,7 @@ describe('startup', () => {
     const { code, output } = await start({ NODE_ENV: 'production' });
     expect(code).toBe(1);
     expect(output).toContain('configuration error: NODE_ENV=production requires MONGODB_URI');
-    expect(output).toContain('COOKIE_KEYS');
+    expect(output).toContain('KEY_ENCRYPTION_KEY');
     expect(output).not.toMatch(/\n\s+at /);
   });
 

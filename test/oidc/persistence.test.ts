@@ -6,6 +6,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadSettings } from '../../src/config/settings.js';
 import { connectDatabase } from '../../src/db/connection.js';
 import { accountModel } from '../../src/db/models/account.js';
 import { Accounts } from '../../src/oidc/accounts.js';
@@ -52,7 +53,7 @@ beforeAll(async () => {
   // Register the client and user the way an operator would: straight into the database.
   connection = await connectDatabase(env.MONGODB_URI!);
   rp = await registerClient({ store: new ArtifactStore(connection), issuer });
-  user = await createUser({ accounts: new Accounts(accountModel(connection), Number(TEST_ENV.SCRYPT_N)) });
+  user = await createUser({ accounts: new Accounts(accountModel(connection), loadSettings(TEST_ENV).password) });
 });
 
 afterAll(async () => {

@@ -4,14 +4,17 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 
-import { loadKeyMaterial } from '../../src/config/keys.js';
+import { loadKeySources } from '../../src/config/keys.js';
 import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { connectDatabase } from '../../src/db/connection.js';
 import { createServer, type ServerParts } from '../../src/server.js';
 
-/** Settings every test server uses unless a test overrides them. scrypt's cost is lowered
- * (still memory-hard) so suites that create many users stay quick. */
-export const TEST_ENV = { NODE_ENV: 'test', SCRYPT_N: String(2 ** 14) } as const;
+/** Settings every test server uses unless a test overrides them. argon2id's cost is lowered
+ * (still memory-hard, below the production floor NODE_ENV=test allows) so suites that create
+ * many users stay quick. */
+export const TEST_ENV = {
+  NODE_ENV: 'test', PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_ITERATIONS: '1',
+} as const;
 
 export interface TestServer extends ServerParts {
   issuer: string;
@@ -46,8 +49,10 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const mongoUri = options.mongoUri ?? freshDatabaseUri('suite');
   const settings = loadSettings({ ...TEST_ENV, PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, MONGODB_URI: mongoUri, ...options.env });
   const connection = await connectDatabase(mongoUri);
-  const keys = await loadKeyMaterial(settings);
-  const parts = await createServer(settings, keys, connection);
+  const parts = await createServer(settings, await loadKeySources(settings), connection).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
   const http = parts.app.listen(port, '127.0.0.1');
   await new Promise<void>((resolve) => http.once('listening', resolve));
   return {
@@ -59,6 +64,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     async close() {
       http.closeAllConnections();
       await new Promise((resolve) => http.close(resolve));
+      parts.keyRing.stop();
       await connection.close();
     },
   };

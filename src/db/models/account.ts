@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 
+/**
+ * Usernames are case-insensitive: stored and looked up in this one form, so `Alice` signs in
+ * as `alice`, two accounts can never differ only in case, and the sign-in throttle counts
+ * `ALICE` and `alice` as the same name.
+ */
+export function normalizeUsername(username: string): string {
+  return username.trim().normalize('NFKC').toLowerCase();
+}
+
 export interface AccountRecord {
   _id: string;
   username: string;
@@ -19,7 +28,7 @@ const accountSchema = new Schema<AccountRecord>(
   {
     // The `sub` claim: a random id, never the username, so a rename does not change identity.
     _id: { type: String, default: () => randomUUID() },
-    username: { type: String, required: true, unique: true, trim: true, maxlength: 128 },
+    username: { type: String, required: true, unique: true, set: normalizeUsername, maxlength: 128 },
     passwordHash: { type: String, required: true },
     name: { type: String, maxlength: 256 },
     email: { type: String, maxlength: 320, lowercase: true, trim: true },

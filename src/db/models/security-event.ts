@@ -11,6 +11,8 @@ export const SECURITY_EVENT_TYPES = [
   'user.deleted',
   'user.password_changed',
   'grant.revoked',
+  'key.rotated',
+  'key.revoked',
   'session.signed_in',
   'grant.removed_by_user',
   'session.ended_by_user',

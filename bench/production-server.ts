@@ -1,0 +1,111 @@
+/**
+ * The server as the image runs it: `node dist/src/main.js` with NODE_ENV=production, in its
+ * own process, so its start time and memory are its own and not the load generator's.
+ * Needs `npm run build` first (`npm run bench` does it).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { generateEncryptionKey } from '../src/config/keys.js';
+import { projectRoot } from '../src/config/paths.js';
+import { freePort } from '../src/db/embedded.js';
+
+const ENTRY = path.join(projectRoot, 'dist', 'src', 'main.js');
+const READY_TIMEOUT_MS = 30_000;
+const POLL_MS = 10;
+
+/** The production settings main.ts requires; generated once and shared by every start. */
+export interface ProductionSecrets {
+  keyEncryptionKey: string;
+  admin: { clientId: string; clientSecret: string };
+}
+
+export async function productionSecrets(): Promise<ProductionSecrets> {
+  return {
+    keyEncryptionKey: generateEncryptionKey(),
+    admin: { clientId: 'bench-admin', clientSecret: randomBytes(24).toString('base64url') },
+  };
+}
+
+export interface ProductionServer {
+  issuer: string;
+  /** From spawn to the first `/health/ready` answering 200. */
+  readyMs: number;
+  /** Current and peak resident set size of the server process, in bytes (Linux /proc). */
+  memory(): Promise<{ rss: number; peak: number }>;
+  /** CPU time the server process has used so far (user + system), in seconds. */
+  cpuSeconds(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startProductionServer(mongoUri: string, secrets: ProductionSecrets): Promise<ProductionServer> {
+  if (!existsSync(ENTRY)) throw new Error(`${ENTRY} missing: run npm run build first`);
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  // A clean environment: the bench's own (tsx's loader in NODE_OPTIONS, npm's variables)
+  // would change what the server loads and so what it weighs.
+  const env = {
+    PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: String(port), ISSUER: issuer, MONGODB_URI: mongoUri,
+    KEY_ENCRYPTION_KEY: secrets.keyEncryptionKey,
+    // Behind a proxy as in production: the load generator's virtual users each come from
+    // a network of their own (X-Forwarded-For), as real users do; one network alone is
+    // held to its share of the hashing gate and would be load-shed by design.
+    TRUST_PROXY: 'true',
+    ADMIN_CLIENT_ID: secrets.admin.clientId, ADMIN_CLIENT_SECRET: secrets.admin.clientSecret,
+  };
+  const started = performance.now();
+  const child = spawn(process.execPath, [ENTRY], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const escalate = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(escalate);
+  };
+  try {
+    await untilReady(issuer, () => child.exitCode !== null, () => output);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const readyMs = performance.now() - started;
+  return { issuer, readyMs, memory: () => residentMemory(child.pid!), cpuSeconds: () => cpuSeconds(child.pid!), stop };
+}
+
+async function untilReady(issuer: string, hasExited: () => boolean, output: () => string): Promise<void> {
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    if (hasExited()) throw new Error(`server exited before it was ready:\n${output().trim()}`);
+    // Connection refused until it listens: that is the expected answer while it starts.
+    const status = await fetch(`${issuer}/health/ready`).then((res) => { void res.body?.cancel(); return res.status; }, () => 0);
+    if (status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  throw new Error(`server not ready after ${READY_TIMEOUT_MS / 1000} s:\n${output().trim()}`);
+}
+
+/** VmRSS and VmHWM (the kernel's high-water mark of the resident set) of a process. */
+async function residentMemory(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: kib('VmRSS') * 1024, peak: kib('VmHWM') * 1024 };
+}
+
+/** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
+const TICKS_PER_SECOND = 100;
+
+/** utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is parenthesised and may hold spaces: count from its end.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}

@@ -8,11 +8,19 @@ import Provider, { type ClientMetadata } from 'oidc-provider';
 import type { KeyMaterial } from './config/keys.js';
 import { viewsDir } from './config/paths.js';
 import type { Settings } from './config/settings.js';
-import { accountModel } from './db/models/account.js';
+import { accountModel, ensureUniqueEmails } from './db/models/account.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { EmailGate } from './interactions/email-gate.js';
 import { interactionRoutes } from './interactions/routes.js';
+import { loginLinks, signUpRoutes } from './interactions/signup.js';
+import { Mailer } from './mail/mailer.js';
+import type { SelfServiceDeps } from './registration/deps.js';
+import { sendVerification } from './registration/email-verification.js';
+import { OneTimeTokens } from './registration/one-time-tokens.js';
+import { selfServicePages } from './registration/pages.js';
+import { RateLimits } from './security/rate-limit.js';
 import { adminApi } from './admin/router.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
 import { AccountAdmin, Accounts } from './oidc/accounts.js';
@@ -32,6 +40,7 @@ export interface ServerParts {
   accounts: Accounts;
   store: ArtifactStore;
   events: SecurityEvents;
+  mailer: Mailer;
 }
 
 /** Composes the provider, our pages and the admin API over one database connection. */
@@ -47,6 +56,15 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const events = new SecurityEvents(eventModel);
   const throttle = new LoginThrottle(connection);
   await throttle.ensureIndexes();
+  await ensureUniqueEmails(model, (line) => console.warn(line));
+  const tokens = new OneTimeTokens(connection);
+  await tokens.ensureIndexes();
+  const limits = new RateLimits(connection);
+  await limits.ensureIndexes();
+  const mailer = new Mailer({
+    smtpUrl: settings.mail.smtpUrl, from: settings.mail.from,
+    outboxDir: path.join(settings.dataDir, 'outbox'), log: (line) => console.log(line),
+  });
   const resources = resourceCatalog(settings);
 
   const provider = new Provider(settings.issuer, providerConfiguration({
@@ -62,16 +80,27 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   app.use(errorBoundary);
   app.use(healthRoutes(connection));
   app.use(stylesheet());
-  app.use(interactionRoutes(provider, accounts, throttle, events).routes());
+  const users = new AccountAdmin(accounts, settings.scryptN);
+  const selfService: SelfServiceDeps = {
+    settings, provider, store, events, cutOffs, accounts, users, tokens, limits, mailer, log: (line) => console.warn(line),
+  };
+  const emailGate = new EmailGate(provider, selfService);
+  app.use(signUpRoutes(provider, selfService).routes());
+  app.use(emailGate.routes().routes());
+  app.use(selfServicePages(provider, selfService).routes());
+  app.use(interactionRoutes(provider, accounts, throttle, events, {
+    loginLinks: (uid) => loginLinks(selfService, uid),
+    beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
+  }).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
   app.use(adminApi({
-    settings, provider, store, events, cutOffs, verifyAccessToken,
-    users: new AccountAdmin(accounts, settings.scryptN), adminAudience: resources.adminAudience,
+    settings, provider, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
+    sendVerification: (account) => sendVerification(selfService, account),
   }));
   app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
   app.use(revocationResponses({ store, events, verifyAccessToken }));
   app.use(mount(provider));
-  return { app, provider, accounts, store, events };
+  return { app, provider, accounts, store, events, mailer };
 }
 
 /** The operator's client: client_credentials only. */

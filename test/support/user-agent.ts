@@ -5,10 +5,16 @@
  */
 export class UserAgent {
   readonly cookies = new Map<string, string>();
+  /** Sent with every request, e.g. `X-Forwarded-For` to stand in for a proxy. */
+  readonly headers: Record<string, string>;
+
+  constructor(headers: Record<string, string> = {}) {
+    this.headers = headers;
+  }
 
   async request(url: string | URL, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
     const target = new URL(url);
-    const headers: Record<string, string> = { accept: 'text/html' };
+    const headers: Record<string, string> = { accept: 'text/html', ...this.headers };
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     if (cookie) headers.cookie = cookie;
     let body: string | undefined;

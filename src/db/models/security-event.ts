@@ -10,6 +10,10 @@ export const SECURITY_EVENT_TYPES = [
   'user.disabled',
   'user.deleted',
   'user.password_changed',
+  'user.signed_up',
+  'user.email_verified',
+  'user.password_reset_requested',
+  'mail.failed',
   'grant.revoked',
 ] as const;
 

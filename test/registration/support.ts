@@ -7,8 +7,8 @@ import { linkIn, startSmtpCapture, type SmtpCapture } from '../support/smtp.js';
 import { UserAgent } from '../support/user-agent.js';
 
 /** A server whose mail goes to a capturing SMTP server; X-Forwarded-For stands in for client networks. */
-export async function startWithMail(env: Record<string, string> = {}): Promise<{ server: TestServer; smtp: SmtpCapture }> {
-  const smtp = await startSmtpCapture();
+export async function startWithMail(env: Record<string, string> = {}, acceptDelayMs = 0): Promise<{ server: TestServer; smtp: SmtpCapture }> {
+  const smtp = await startSmtpCapture({ acceptDelayMs });
   const server = await startServer({ env: { SMTP_URL: smtp.url, TRUST_PROXY: 'true', REGISTRATION: 'open', ...env } });
   return { server, smtp };
 }

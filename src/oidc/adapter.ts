@@ -5,6 +5,9 @@ import { LOOKUP_FIELDS, type ArtifactDoc, type ArtifactStore } from './store.js'
 /** Models where a second use of a consumed artifact means a stolen copy (RFC 9700 4.14, 4.1). */
 const REPLAY_REVOKES_GRANT = new Set(['RefreshToken', 'AuthorizationCode']);
 
+/** What a replay needs to know about the artifact: whose it was and what it hangs off. */
+const REPLAY_FIELDS = { grantId: 1, accountId: 1, clientId: 1, supersededAt: 1 } as const;
+
 /**
  * oidc-provider's storage contract over MongoDB. Expired records read as absent even
  * before the TTL monitor deletes them, and consume() is one conditional update so two
@@ -24,15 +27,7 @@ export class MongoAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const doc: ArtifactDoc = { _id: id, payload: JSON.stringify(payload) };
-    if (expiresIn) doc.expiresAt = new Date(Date.now() + expiresIn * 1000);
-    const record = payload as Record<string, unknown>;
-    for (const field of LOOKUP_FIELDS) {
-      const value = record[field];
-      if (typeof value === 'string') doc[field] = value;
-    }
-    if (typeof payload.rotations === 'number') doc.rotations = payload.rotations;
-    await this.collection.replaceOne({ _id: id }, doc, { upsert: true });
+    await this.collection.replaceOne({ _id: id }, this.toDoc(id, payload, expiresIn), { upsert: true });
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -66,9 +61,14 @@ export class MongoAdapter implements Adapter {
   /** Another request consumed it between our read and our write: that is a replay. */
   protected async lostConsumeRace(id: string): Promise<void> {
     if (!REPLAY_REVOKES_GRANT.has(this.name)) return;
-    const doc = await this.collection.findOne({ _id: id }, { projection: { grantId: 1 } });
-    if (doc?.grantId) await this.revokeFamily(doc.grantId);
+    const doc = await this.collection.findOne({ _id: id }, { projection: REPLAY_FIELDS });
+    if (doc?.grantId) await this.revokeReplayed(doc.grantId, doc);
     throw new errors.InvalidGrant(`${this.name === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+  }
+
+  /** What a replay of this model's artifact costs its grant. */
+  protected async revokeReplayed(grantId: string, _doc: ArtifactDoc): Promise<void> {
+    await this.revokeFamily(grantId);
   }
 
   /** Revokes the grant and announces it the way oidc-provider's own revocation does, so
@@ -77,6 +77,19 @@ export class MongoAdapter implements Adapter {
     await this.store.revokeGrant(grantId);
     const ctx = Provider.ctx;
     ctx?.oidc.provider.emit('grant.revoked', ctx, grantId);
+  }
+
+  /** The stored record: the payload as text, with the fields we query by lifted out. */
+  protected toDoc(id: string, payload: AdapterPayload, expiresIn?: number): ArtifactDoc {
+    const doc: ArtifactDoc = { _id: id, payload: JSON.stringify(payload) };
+    if (expiresIn) doc.expiresAt = new Date(Date.now() + expiresIn * 1000);
+    const record = payload as Record<string, unknown>;
+    for (const field of LOOKUP_FIELDS) {
+      const value = record[field];
+      if (typeof value === 'string') doc[field] = value;
+    }
+    if (typeof payload.rotations === 'number') doc.rotations = payload.rotations;
+    return doc;
   }
 
   protected isExpired(doc: ArtifactDoc): boolean {

@@ -23,29 +23,35 @@ export function refreshEventInput(ctx: KoaContextWithOIDC, token: RefreshTokenId
 }
 
 /**
- * Turns grant revocations that concern a refresh-token family into security events. On
- * the token endpoint with the refresh_token grant the only cause is a replayed (consumed)
- * token, whether oidc-provider saw it consumed or our adapter lost the consume race; at
- * the revocation endpoint it is the client revoking the family. Other revocations (logout,
- * admin) belong to whoever triggers them.
+ * A replayed refresh token cost its family. Recorded by the adapter that detected it,
+ * wherever that was (a consumed token presented again, a lost consume race, a superseded
+ * successor turning up), so there is one pair per detecting request.
+ */
+export async function recordReuse(events: SecurityEvents, ctx: KoaContextWithOIDC, token: RefreshTokenIds, detail?: Record<string, unknown>): Promise<void> {
+  await recordAll(events, [
+    ['refresh_token.reuse_detected', refreshEventInput(ctx, token, detail)],
+    ['refresh_token.family_revoked', refreshEventInput(ctx, token, { reason: 'reuse' })],
+  ]);
+}
+
+/**
+ * A client revoking its refresh token at the revocation endpoint ends the family; that
+ * is a security event too. Reuse is recorded where it is detected (recordReuse); other
+ * revocations (logout, admin) belong to whoever triggers them.
  */
 export function auditRefreshFamilies(provider: Provider, events: SecurityEvents): void {
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     const token = ctx.oidc.entities.RefreshToken;
-    if (!token) return;
-    const reuse = ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token';
-    if (!reuse && ctx.oidc.route !== 'revocation') return;
+    if (!token || ctx.oidc.route !== 'revocation') return;
     const ids = { accountId: token.accountId, clientId: token.clientId, grantId };
-    void recordAll(events, [
-      ...(reuse ? [['refresh_token.reuse_detected', refreshEventInput(ctx, ids)] as const] : []),
-      ['refresh_token.family_revoked', refreshEventInput(ctx, ids, { reason: reuse ? 'reuse' : 'revocation' })] as const,
-    ]);
+    void recordAll(events, [['refresh_token.family_revoked', refreshEventInput(ctx, ids, { reason: 'revocation' })]]);
   });
 }
 
 type Entry = readonly [Parameters<SecurityEvents['record']>[0], SecurityEventInput];
 
-/** Emitter listeners cannot be awaited: failures are logged, never thrown into the request. */
+/** An audit record that cannot be stored is logged, never thrown into the request: the
+ * revocation it describes has already happened. */
 async function recordAll(events: SecurityEvents, entries: Entry[]): Promise<void> {
   for (const [type, input] of entries) {
     try {

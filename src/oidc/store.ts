@@ -18,6 +18,12 @@ export interface ArtifactDoc {
   rotations?: number;
   /** RefreshToken only: when the retry grace path re-issued from this token. */
   graceUsedAt?: Date;
+  /** RefreshToken only: the token this one was rotated from, so a retry finds exactly its
+   * own successor and never a token of another chain under the same grant. */
+  parentId?: string;
+  /** RefreshToken only: consumed because a grace retry of its parent replaced it; whoever
+   * presents it later is the second holder, and that is reuse. */
+  supersededAt?: Date;
 }
 
 /** The parts of oidc-provider's stored payloads that revocation and the admin API read. */
@@ -76,6 +82,7 @@ export class ArtifactStore {
         // TTL deletion lags (about a minute on mongod), so reads check expiresAt too.
         { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 },
         ...LOOKUP_FIELDS.map((field) => ({ key: { [field]: 1 }, name: `${field}_1`, sparse: true })),
+        ...(model === 'RefreshToken' ? [{ key: { parentId: 1 }, name: 'parentId_1', sparse: true }] : []),
       ]);
     }
   }

@@ -1,7 +1,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from 'mongoose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,27 +11,9 @@ import { securityEventModel } from '../../src/db/models/security-event.js';
 import { Accounts } from '../../src/oidc/accounts.js';
 import { ArtifactStore } from '../../src/oidc/store.js';
 import { SEEDED, startServerProcess, type ServerProcess } from '../support/process.js';
-import { codeFlow, createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
+import { eventsOf, INVALID_GRANT, offlineTokens, refresh, refreshed, type RefreshOutcome } from '../support/refresh.js';
+import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import { freePort, freshDatabaseUri, TEST_ENV } from '../support/server.js';
-
-type Outcome = { ok: true; refreshToken: string } | { ok: false; status: number; error: string };
-const INVALID_GRANT = { ok: false, status: 400, error: 'invalid_grant' };
-
-async function refresh(config: client.Configuration, token: string): Promise<Outcome> {
-  try {
-    const tokens = await client.refreshTokenGrant(config, token);
-    return { ok: true, refreshToken: tokens.refresh_token! };
-  } catch (err) {
-    if (err instanceof client.ResponseBodyError) return { ok: false, status: err.status, error: err.error };
-    throw err;
-  }
-}
-
-async function refreshed(config: client.Configuration, token: string): Promise<string> {
-  const outcome = await refresh(config, token);
-  if (!outcome.ok) throw new Error(`refresh failed: ${outcome.error}`);
-  return outcome.refreshToken;
-}
 
 /** Two provider processes behind one issuer (as behind a load balancer) on one database. */
 describe('refresh-token rotation across two server processes', () => {
@@ -69,10 +50,10 @@ describe('refresh-token rotation across two server processes', () => {
     return config;
   }
 
-  async function family() {
-    const rp = await registerClient({ store, issuer: a.issuer }, { scope: 'openid offline_access' });
-    const { tokens } = await codeFlow(rp, { scope: 'openid offline_access', params: { prompt: 'consent' }, login: user });
-    return { rp, onA: rp.config, onB: viaB(rp), first: tokens.refresh_token! };
+  async function family(metadata: Parameters<typeof registerClient>[1] = {}) {
+    const rp = await registerClient({ store, issuer: a.issuer }, { scope: 'openid offline_access', ...metadata });
+    const { refreshToken } = await offlineTokens(rp, user);
+    return { rp, onA: rp.config, onB: viaB(rp), first: refreshToken };
   }
 
   it('serves one family from either instance: a token rotated on A refreshes on B', async () => {
@@ -89,12 +70,7 @@ describe('refresh-token rotation across two server processes', () => {
     expect(await refresh(onB, first)).toEqual(INVALID_GRANT);
     expect(await refresh(onA, second)).toEqual(INVALID_GRANT);
 
-    const events = securityEventModel(connection);
-    let reuse = await events.find({ clientId: rp.clientId, type: 'refresh_token.reuse_detected' }).lean();
-    for (let i = 0; i < 50 && reuse.length === 0; i += 1) {
-      await sleep(50);
-      reuse = await events.find({ clientId: rp.clientId, type: 'refresh_token.reuse_detected' }).lean();
-    }
+    const reuse = await eventsOf(securityEventModel(connection), rp.clientId, 'refresh_token.reuse_detected');
     expect(reuse[0]).toMatchObject({ accountId: user.sub, grantId: expect.any(String) });
     // B, not A, saw the replay (each instance logs the events it records).
     expect(b.output()).toContain(`"type":"refresh_token.reuse_detected","accountId":"${user.sub}","clientId":"${rp.clientId}"`);
@@ -103,9 +79,20 @@ describe('refresh-token rotation across two server processes', () => {
   it('lets exactly one of 20 refreshes split over both instances win', async () => {
     const { onA, onB, first } = await family();
     const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => refresh(i % 2 ? onB : onA, first)));
-    const winners = outcomes.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
+    const winners = outcomes.filter((o): o is Extract<RefreshOutcome, { ok: true }> => o.ok);
     expect(winners).toHaveLength(1);
     expect(outcomes.filter((o) => !o.ok)).toEqual(Array(19).fill(INVALID_GRANT));
     expect(await refresh(onB, winners[0]!.refreshToken)).toEqual(INVALID_GRANT);
+  });
+
+  it("ends a thief's grace retry on one instance when the legitimate holder refreshes on the other", async () => {
+    const { rp, onA, onB, first } = await family({ refresh_token_grace_period: 60 });
+    const second = await refreshed(onA, first);
+    const stolen = await refresh(onB, first);
+    expect(stolen).toMatchObject({ ok: true });
+    expect(await refresh(onA, second)).toEqual(INVALID_GRANT);
+    if (stolen.ok) expect(await refresh(onB, stolen.refreshToken)).toEqual(INVALID_GRANT);
+    const [reuse] = await eventsOf(securityEventModel(connection), rp.clientId, 'refresh_token.reuse_detected');
+    expect(reuse).toMatchObject({ detail: { superseded: true } });
   });
 });

@@ -2,59 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { SecurityEventRecord, SecurityEventType } from '../../src/db/models/security-event.js';
 import type { RefreshTokenAdapter } from '../../src/oidc/refresh-token-adapter.js';
-import { codeFlow, createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
+import { eventsOf, INVALID_GRANT, offlineTokens, refresh, refreshed, userinfoWorks, type RefreshOutcome } from '../support/refresh.js';
+import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import { startServer, type TestServer } from '../support/server.js';
 
 type User = Awaited<ReturnType<typeof createUser>>;
-type Outcome = { ok: true; refreshToken: string; accessToken: string } | { ok: false; status: number; error: string };
-
-/** One refresh over HTTP; an OAuth error response becomes a value, anything else throws. */
-async function refresh(rp: RegisteredClient, token: string): Promise<Outcome> {
-  try {
-    const tokens = await client.refreshTokenGrant(rp.config, token);
-    return { ok: true, refreshToken: tokens.refresh_token!, accessToken: tokens.access_token };
-  } catch (err) {
-    if (err instanceof client.ResponseBodyError) return { ok: false, status: err.status, error: err.error };
-    throw err;
-  }
-}
-
-async function refreshed(rp: RegisteredClient, token: string): Promise<string> {
-  const outcome = await refresh(rp, token);
-  if (!outcome.ok) throw new Error(`refresh failed: ${outcome.error}`);
-  return outcome.refreshToken;
-}
-
-const INVALID_GRANT = { ok: false, status: 400, error: 'invalid_grant' };
-
-/** Signs the user in with offline_access (prompt=consent, or oidc-provider drops it). */
-async function firstTokens(rp: RegisteredClient, user: User) {
-  const { tokens } = await codeFlow(rp, { scope: 'openid offline_access', params: { prompt: 'consent' }, login: user });
-  expect(tokens.refresh_token).toBeTruthy();
-  return { refreshToken: tokens.refresh_token!, accessToken: tokens.access_token };
-}
-
-/** Events are stored by a listener after the response may have left: wait for them. */
-async function eventsOf(server: TestServer, clientId: string, type: SecurityEventType, atLeast = 1): Promise<SecurityEventRecord[]> {
-  for (let i = 0; i < 50; i += 1) {
-    const found = await server.events.model.find({ clientId, type }).lean();
-    if (found.length >= atLeast) return found;
-    await sleep(50);
-  }
-  return server.events.model.find({ clientId, type }).lean();
-}
-
-async function userinfoWorks(rp: RegisteredClient, accessToken: string, sub: string): Promise<boolean> {
-  try {
-    await client.fetchUserInfo(rp.config, accessToken, sub);
-    return true;
-  } catch (err) {
-    if (err instanceof client.WWWAuthenticateChallengeError || err instanceof client.ResponseBodyError) return false;
-    throw err;
-  }
-}
 
 describe('refresh-token rotation with default policy', () => {
   let server: TestServer;
@@ -69,38 +22,38 @@ describe('refresh-token rotation with default policy', () => {
   afterAll(async () => { await server?.close(); });
 
   it('returns a new refresh token on every refresh, each usable once', async () => {
-    const { refreshToken: first } = await firstTokens(rp, user);
-    const second = await refreshed(rp, first);
-    const third = await refreshed(rp, second);
+    const { refreshToken: first } = await offlineTokens(rp, user);
+    const second = await refreshed(rp.config, first);
+    const third = await refreshed(rp.config, second);
     expect(new Set([first, second, third]).size).toBe(3);
-    expect(await refresh(rp, third)).toMatchObject({ ok: true });
+    expect(await refresh(rp.config, third)).toMatchObject({ ok: true });
   });
 
   it('keeps the same refresh token for a client that opts out of rotation', async () => {
     const fixed = await registerClient(server, { scope: 'openid offline_access', refresh_token_rotation: false });
-    const { refreshToken } = await firstTokens(fixed, user);
-    expect(await refreshed(fixed, refreshToken)).toBe(refreshToken);
-    expect(await refreshed(fixed, refreshToken)).toBe(refreshToken);
+    const { refreshToken } = await offlineTokens(fixed, user);
+    expect(await refreshed(fixed.config, refreshToken)).toBe(refreshToken);
+    expect(await refreshed(fixed.config, refreshToken)).toBe(refreshToken);
   });
 
   it('answers invalid_grant to a replayed refresh token and revokes the whole family', async () => {
     const family = await registerClient(server, { scope: 'openid offline_access' });
-    const { refreshToken: first } = await firstTokens(family, user);
-    const rotated = await refresh(family, first);
+    const { refreshToken: first } = await offlineTokens(family, user);
+    const rotated = await refresh(family.config, first);
     expect(rotated.ok).toBe(true);
     if (!rotated.ok) return;
-    expect(await userinfoWorks(family, rotated.accessToken, user.sub)).toBe(true);
+    expect(await userinfoWorks(family.config, rotated.accessToken, user.sub)).toBe(true);
 
-    expect(await refresh(family, first)).toEqual(INVALID_GRANT);
+    expect(await refresh(family.config, first)).toEqual(INVALID_GRANT);
     // The newest token and the access token issued with it die with the family.
-    expect(await refresh(family, rotated.refreshToken)).toEqual(INVALID_GRANT);
-    expect(await userinfoWorks(family, rotated.accessToken, user.sub)).toBe(false);
+    expect(await refresh(family.config, rotated.refreshToken)).toEqual(INVALID_GRANT);
+    expect(await userinfoWorks(family.config, rotated.accessToken, user.sub)).toBe(false);
 
-    const [reuse] = await eventsOf(server, family.clientId, 'refresh_token.reuse_detected');
+    const [reuse] = await eventsOf(server.events.model, family.clientId, 'refresh_token.reuse_detected');
     expect(reuse).toMatchObject({ accountId: user.sub, clientId: family.clientId, grantId: expect.any(String) });
     expect(reuse!.ip).toMatch(/127\.0\.0\.1/);
     expect(reuse!.userAgent).toBeTruthy();
-    const [revoked] = await eventsOf(server, family.clientId, 'refresh_token.family_revoked');
+    const [revoked] = await eventsOf(server.events.model, family.clientId, 'refresh_token.family_revoked');
     expect(revoked).toMatchObject({ grantId: reuse!.grantId, detail: { reason: 'reuse' } });
     const stored = JSON.stringify(await server.events.model.find({ clientId: family.clientId }).lean());
     expect(stored).not.toContain(first);
@@ -109,34 +62,34 @@ describe('refresh-token rotation with default policy', () => {
 
   it('revokes the family when the client revokes its refresh token', async () => {
     const family = await registerClient(server, { scope: 'openid offline_access' });
-    const { refreshToken, accessToken } = await firstTokens(family, user);
-    expect(await userinfoWorks(family, accessToken, user.sub)).toBe(true);
+    const { refreshToken, accessToken } = await offlineTokens(family, user);
+    expect(await userinfoWorks(family.config, accessToken, user.sub)).toBe(true);
     await client.tokenRevocation(family.config, refreshToken, { token_type_hint: 'refresh_token' });
-    expect(await refresh(family, refreshToken)).toEqual(INVALID_GRANT);
-    expect(await userinfoWorks(family, accessToken, user.sub)).toBe(false);
-    const [revoked] = await eventsOf(server, family.clientId, 'refresh_token.family_revoked');
+    expect(await refresh(family.config, refreshToken)).toEqual(INVALID_GRANT);
+    expect(await userinfoWorks(family.config, accessToken, user.sub)).toBe(false);
+    const [revoked] = await eventsOf(server.events.model, family.clientId, 'refresh_token.family_revoked');
     expect(revoked).toMatchObject({ accountId: user.sub, detail: { reason: 'revocation' } });
   });
 
   it('lets exactly one of 20 simultaneous refreshes with one token win; the rest get invalid_grant', async () => {
     const family = await registerClient(server, { scope: 'openid offline_access' });
-    const { refreshToken } = await firstTokens(family, user);
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => refresh(family, refreshToken)));
+    const { refreshToken } = await offlineTokens(family, user);
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => refresh(family.config, refreshToken)));
     const winners = outcomes.filter((o) => o.ok);
     expect(winners).toHaveLength(1);
     expect(outcomes.filter((o) => !o.ok)).toEqual(Array(19).fill(INVALID_GRANT));
     // The winner's token belongs to a family that was revoked as reused.
-    const winner = winners[0] as Extract<Outcome, { ok: true }>;
-    expect(await refresh(family, winner.refreshToken)).toEqual(INVALID_GRANT);
-    expect(await eventsOf(server, family.clientId, 'refresh_token.reuse_detected')).not.toHaveLength(0);
+    const winner = winners[0] as Extract<RefreshOutcome, { ok: true }>;
+    expect(await refresh(family.config, winner.refreshToken)).toEqual(INVALID_GRANT);
+    expect(await eventsOf(server.events.model, family.clientId, 'refresh_token.reuse_detected')).not.toHaveLength(0);
   });
 
   it('never treats a replay as a retry when no grace period is configured', async () => {
     const family = await registerClient(server, { scope: 'openid offline_access' });
-    const { refreshToken: first } = await firstTokens(family, user);
-    const second = await refreshed(family, first);
-    expect(await refresh(family, first)).toEqual(INVALID_GRANT);
-    expect(await refresh(family, second)).toEqual(INVALID_GRANT);
+    const { refreshToken: first } = await offlineTokens(family, user);
+    const second = await refreshed(family.config, first);
+    expect(await refresh(family.config, first)).toEqual(INVALID_GRANT);
+    expect(await refresh(family.config, second)).toEqual(INVALID_GRANT);
   });
 });
 
@@ -155,57 +108,58 @@ describe('retry grace period and lifetimes', () => {
 
   it('lets a client that lost the response retry the previous token once within the grace period', async () => {
     const rp = await graceClient(10);
-    const { refreshToken: first } = await firstTokens(rp, user);
-    const lost = await refreshed(rp, first);
-    const retried = await refreshed(rp, first);
+    const { refreshToken: first } = await offlineTokens(rp, user);
+    const lost = await refreshed(rp.config, first);
+    const retried = await refreshed(rp.config, first);
     expect(retried).not.toBe(lost);
-    // The lost successor is gone; the retried one carries the family on.
-    expect(await refresh(rp, lost)).toEqual(INVALID_GRANT);
-    const next = await refreshed(rp, retried);
-    expect(await refresh(rp, next)).toMatchObject({ ok: true });
-    const [event] = await eventsOf(server, rp.clientId, 'refresh_token.grace_retry');
+    // The retried token carries the family on. (The lost one is kept as superseded, so
+    // presenting it later is reuse: test/oidc/refresh-replay.test.ts.)
+    const next = await refreshed(rp.config, retried);
+    expect(await refresh(rp.config, next)).toMatchObject({ ok: true });
+    const [event] = await eventsOf(server.events.model, rp.clientId, 'refresh_token.grace_retry');
     expect(event).toMatchObject({ accountId: user.sub, grantId: expect.any(String) });
     expect((server.provider.RefreshToken.adapter as RefreshTokenAdapter).graceRetryCount).toBeGreaterThan(0);
   });
 
   it('treats a second retry of the same token within the grace period as reuse', async () => {
     const rp = await graceClient(10);
-    const { refreshToken: first } = await firstTokens(rp, user);
-    await refreshed(rp, first);
-    const retried = await refreshed(rp, first);
-    expect(await refresh(rp, first)).toEqual(INVALID_GRANT);
-    expect(await refresh(rp, retried)).toEqual(INVALID_GRANT);
+    const { refreshToken: first } = await offlineTokens(rp, user);
+    await refreshed(rp.config, first);
+    const retried = await refreshed(rp.config, first);
+    expect(await refresh(rp.config, first)).toEqual(INVALID_GRANT);
+    expect(await refresh(rp.config, retried)).toEqual(INVALID_GRANT);
   });
 
   it('allows at most one of several simultaneous retries within the grace period and revokes the family', async () => {
     const rp = await graceClient(10);
-    const { refreshToken: first } = await firstTokens(rp, user);
-    const lost = await refreshed(rp, first);
-    const outcomes = await Promise.all(Array.from({ length: 5 }, () => refresh(rp, first)));
-    const winners = outcomes.filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
+    const { refreshToken: first } = await offlineTokens(rp, user);
+    const lost = await refreshed(rp.config, first);
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => refresh(rp.config, first)));
+    const winners = outcomes.filter((o): o is Extract<RefreshOutcome, { ok: true }> => o.ok);
     expect(winners.length).toBeLessThanOrEqual(1);
-    expect(outcomes.filter((o) => !o.ok)).toEqual(Array(5 - winners.length).fill(INVALID_GRANT));
-    for (const token of [lost, ...winners.map((w) => w.refreshToken)]) expect(await refresh(rp, token)).toEqual(INVALID_GRANT);
+    expect(outcomes.filter((o) => !o.ok)).toEqual(Array(10 - winners.length).fill(INVALID_GRANT));
+    // No chain survives: neither the successor the retries replaced nor any retry's token.
+    for (const token of [lost, ...winners.map((w) => w.refreshToken)]) expect(await refresh(rp.config, token)).toEqual(INVALID_GRANT);
   });
 
   it('treats a token two generations old as reuse even within the grace period', async () => {
     const rp = await graceClient(10);
-    const { refreshToken: first } = await firstTokens(rp, user);
-    const second = await refreshed(rp, first);
-    const third = await refreshed(rp, second);
-    expect(await refresh(rp, first)).toEqual(INVALID_GRANT);
-    expect(await refresh(rp, third)).toEqual(INVALID_GRANT);
-    expect(await eventsOf(server, rp.clientId, 'refresh_token.grace_retry', 0)).toHaveLength(0);
-    expect(await eventsOf(server, rp.clientId, 'refresh_token.reuse_detected')).not.toHaveLength(0);
+    const { refreshToken: first } = await offlineTokens(rp, user);
+    const second = await refreshed(rp.config, first);
+    const third = await refreshed(rp.config, second);
+    expect(await refresh(rp.config, first)).toEqual(INVALID_GRANT);
+    expect(await refresh(rp.config, third)).toEqual(INVALID_GRANT);
+    expect(await eventsOf(server.events.model, rp.clientId, 'refresh_token.grace_retry', 0)).toHaveLength(0);
+    expect(await eventsOf(server.events.model, rp.clientId, 'refresh_token.reuse_detected')).not.toHaveLength(0);
   });
 
   it('treats a retry after the grace period as reuse', async () => {
     const rp = await graceClient(1);
-    const { refreshToken: first } = await firstTokens(rp, user);
-    const second = await refreshed(rp, first);
+    const { refreshToken: first } = await offlineTokens(rp, user);
+    const second = await refreshed(rp.config, first);
     await sleep(1_300);
-    expect(await refresh(rp, first)).toEqual(INVALID_GRANT);
-    expect(await refresh(rp, second)).toEqual(INVALID_GRANT);
+    expect(await refresh(rp.config, first)).toEqual(INVALID_GRANT);
+    expect(await refresh(rp.config, second)).toEqual(INVALID_GRANT);
   });
 
   it('applies the server-wide grace period (REFRESH_TOKEN_GRACE_SECONDS) to clients without their own', async () => {
@@ -213,9 +167,9 @@ describe('retry grace period and lifetimes', () => {
     try {
       const guest = await createUser(graceful);
       const rp = await registerClient(graceful, { scope: 'openid offline_access' });
-      const { refreshToken: first } = await firstTokens(rp, guest);
-      await refreshed(rp, first);
-      expect(await refresh(rp, first)).toMatchObject({ ok: true });
+      const { refreshToken: first } = await offlineTokens(rp, guest);
+      await refreshed(rp.config, first);
+      expect(await refresh(rp.config, first)).toMatchObject({ ok: true });
     } finally {
       await graceful.close();
     }
@@ -223,11 +177,11 @@ describe('retry grace period and lifetimes', () => {
 
   it('expires a refresh token left unused past the idle lifetime (REFRESH_TOKEN_IDLE_TTL)', async () => {
     const rp = await registerClient(server, { scope: 'openid offline_access' });
-    const { refreshToken: first } = await firstTokens(rp, user);
-    const second = await refreshed(rp, first);
+    const { refreshToken: first } = await offlineTokens(rp, user);
+    const second = await refreshed(rp.config, first);
     await sleep(3_000);
-    expect(await refresh(rp, second)).toEqual(INVALID_GRANT);
-    const [event] = await eventsOf(server, rp.clientId, 'refresh_token.expired_use');
+    expect(await refresh(rp.config, second)).toEqual(INVALID_GRANT);
+    const [event] = await eventsOf(server.events.model, rp.clientId, 'refresh_token.expired_use');
     expect(event).toMatchObject({ accountId: user.sub, clientId: rp.clientId });
   });
 
@@ -235,12 +189,12 @@ describe('retry grace period and lifetimes', () => {
     // GRANT_TTL is 1 s on this server: the family still lives its full 6 s (at least 5 s
     // after the first token, as token times are whole seconds).
     const rp = await registerClient(server, { scope: 'openid offline_access', refresh_token_absolute_ttl: 6, refresh_token_idle_ttl: 60 });
-    const { refreshToken: first } = await firstTokens(rp, user);
+    const { refreshToken: first } = await offlineTokens(rp, user);
     await sleep(1_500);
-    const second = await refreshed(rp, first);
+    const second = await refreshed(rp.config, first);
     await sleep(1_500);
-    const third = await refreshed(rp, second);
+    const third = await refreshed(rp.config, second);
     await sleep(3_200);
-    expect(await refresh(rp, third)).toEqual(INVALID_GRANT);
+    expect(await refresh(rp.config, third)).toEqual(INVALID_GRANT);
   });
 });

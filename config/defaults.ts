@@ -71,6 +71,21 @@ export const defaults = {
     /** What a refused sign-in is told to wait (503 Retry-After). */
     retryAfterSeconds: 1,
   },
+  /** Self-service accounts: sign-up, email verification and password reset (issue 13). */
+  selfService: {
+    /** Random bytes in every emailed link's token (base64url); only its SHA-256 is stored. */
+    tokenBytes: 32,
+    verifyEmailTtl: 24 * 60 * 60,
+    resetPasswordTtl: 30 * 60,
+  },
+  /** Fixed-window counters in MongoDB (src/security/rate-limit.ts), shared by every instance. */
+  rateLimits: {
+    signUpPerIp: { max: 10, windowSeconds: 60 * 60 },
+    resetPerIp: { max: 10, windowSeconds: 15 * 60 },
+    /** Over the limit, further requests still get the same answer but no mail. */
+    resetPerRecipient: { max: 3, windowSeconds: 60 * 60 },
+    verifyResendPerAccount: { max: 3, windowSeconds: 15 * 60 },
+  },
   limits: {
     /** Largest form or JSON body our own routes accept. */
     bodyBytes: 16 * 1024,

@@ -7,12 +7,20 @@ import Provider, { type ClientMetadata } from 'oidc-provider';
 import type { KeyMaterial, KeySources } from './config/keys.js';
 import { viewsDir } from './config/paths.js';
 import type { Settings } from './config/settings.js';
-import { accountModel } from './db/models/account.js';
+import { accountModel, ensureUniqueEmails } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { EmailGate } from './interactions/email-gate.js';
 import { interactionRoutes } from './interactions/routes.js';
+import { loginLinks, signUpRoutes } from './interactions/signup.js';
+import { Mailer } from './mail/mailer.js';
+import type { SelfServiceDeps } from './registration/deps.js';
+import { sendVerification } from './registration/email-verification.js';
+import { OneTimeTokens } from './registration/one-time-tokens.js';
+import { selfServicePages } from './registration/pages.js';
+import { RateLimits } from './security/rate-limit.js';
 import { adminApi } from './admin/router.js';
 import { accountCenter, DeviceTracking } from './account/index.js';
 import { Devices } from './account/devices.js';
@@ -43,6 +51,7 @@ export interface ServerParts {
   accounts: Accounts;
   store: ArtifactStore;
   events: SecurityEvents;
+  mailer: Mailer;
 }
 
 /** Composes the provider, our pages and the admin API over one database connection. */
@@ -58,6 +67,15 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   const events = new SecurityEvents(eventModel);
   const throttle = new LoginThrottle(connection, settings.loginThrottle);
   await throttle.ensureIndexes();
+  await ensureUniqueEmails(model, (line) => console.warn(line));
+  const tokens = new OneTimeTokens(connection);
+  await tokens.ensureIndexes();
+  const limits = new RateLimits(connection);
+  await limits.ensureIndexes();
+  const mailer = new Mailer({
+    smtpUrl: settings.mail.smtpUrl, from: settings.mail.from,
+    outboxDir: path.join(settings.dataDir, 'outbox'), log: (line) => console.log(line),
+  });
   const resources = resourceCatalog(settings);
   const devices = new Devices(connection, settings.ttl.session);
   await devices.ensureIndexes();
@@ -94,20 +112,33 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   app.use(errorBoundary);
   app.use(healthRoutes(connection));
   app.use(stylesheet());
-  app.use(interactionRoutes(providers, accounts, throttle, events).routes());
-  const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
   const users = new AccountAdmin(accounts);
-  app.use(adminApi({ settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience }));
+  const selfService: SelfServiceDeps = {
+    settings, providers, store, events, cutOffs, accounts, users, tokens, limits, mailer, log: (line) => console.warn(line),
+  };
+  const emailGate = new EmailGate(providers, selfService);
+  app.use(signUpRoutes(providers, selfService).routes());
+  app.use(emailGate.routes().routes());
+  app.use(selfServicePages(providers, selfService).routes());
+  app.use(interactionRoutes(providers, accounts, throttle, events, {
+    loginLinks: (uid) => loginLinks(selfService, uid),
+    beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
+  }).routes());
+  const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
+  app.use(adminApi({
+    settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
+    sendVerification: (account) => sendVerification(selfService, account),
+  }));
   app.use(accountCenter({
     settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
-    accountAudience: resources.accountAudience,
+    accountAudience: resources.accountAudience, sendVerification: (account) => sendVerification(selfService, account),
   }));
   app.use(jwtIntrospection({ providers, accounts: accounts.model, verifyAccessToken }));
   app.use(revocationResponses({ store, events, verifyAccessToken }));
   app.use(jwksCaching(settings.keys.jwksMaxAge));
   app.use(deviceTracking.middleware);
   app.use(providers.middleware);
-  return { app, providers, keyRing, accounts, store, events };
+  return { app, providers, keyRing, accounts, store, events, mailer };
 }
 
 /** The operator's client: client_credentials only. */

@@ -1,4 +1,5 @@
 
+import { duplicateField, type AccountRecord } from '../db/models/account.js';
 import type { AccountAdmin } from '../oidc/accounts.js';
 import { endSessionRecord, type ArtifactStore } from '../oidc/store.js';
 import type { CutOffs } from '../revocation/cutoff.js';
@@ -8,6 +9,8 @@ import type { SecurityEvents } from '../security/events.js';
 
 /** What the user's own actions need; built once in src/account/index.ts. */
 export interface ActionDeps {
+  /** Mails the link that verifies the account's (new) email; false if the mail could not go out. */
+  sendVerification(account: AccountRecord): Promise<boolean>;
   providers: ProviderSource;
   store: ArtifactStore;
   events: SecurityEvents;
@@ -70,17 +73,34 @@ export async function changePassword(
   await endUserPast(deps, accountId, 'password_changed', origin, { sessionUid: currentUid });
 }
 
-/** Name and email; a changed email is unverified until verified again. */
+export type ProfileOutcome = 'saved' | 'unchanged' | 'email_taken';
+
+/**
+ * Name and email. A new email is unverified until the link mailed to it is followed (the
+ * same mail as sign-up's); one already used by another account is refused, also when two
+ * requests race for it (the unique index decides).
+ */
 export async function updateProfile(
-  deps: ActionDeps, accountId: string, changes: { name: string | null; email: string | null }, current: { name?: string; email?: string },
-  origin: RevocationOrigin,
-): Promise<void> {
+  deps: ActionDeps, account: AccountRecord, changes: { name: string | null; email: string | null }, origin: RevocationOrigin,
+): Promise<ProfileOutcome> {
   const update: { name?: string | null; email?: string | null } = {};
-  if (changes.name !== (current.name ?? null)) update.name = changes.name;
-  if (changes.email !== (current.email ?? null)) update.email = changes.email;
-  if (Object.keys(update).length === 0) return;
-  await deps.users.update(accountId, update);
-  await deps.events.record('profile.changed', { accountId, ...origin, detail: { fields: Object.keys(update) } });
+  if (changes.name !== (account.name ?? null)) update.name = changes.name;
+  if (changes.email !== (account.email ?? null)) update.email = changes.email;
+  if (Object.keys(update).length === 0) return 'unchanged';
+  if (update.email) {
+    const holder = await deps.users.findByEmail(update.email);
+    if (holder && holder._id !== account._id) return 'email_taken';
+  }
+  let after: AccountRecord | undefined;
+  try {
+    after = await deps.users.update(account._id, update);
+  } catch (err) {
+    if (duplicateField(err) === 'email') return 'email_taken';
+    throw err;
+  }
+  await deps.events.record('profile.changed', { accountId: account._id, ...origin, detail: { fields: Object.keys(update) } });
+  if (after && update.email) await deps.sendVerification(after);
+  return 'saved';
 }
 
 /** oidc-provider's Client has this method (lib/models/client.js); its typings omit it. */

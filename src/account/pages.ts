@@ -1,9 +1,9 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 
 import { defaults } from '../../config/defaults.js';
+import { formBody } from '../http/form.js';
 import { renderPage } from '../http/render.js';
 import { checkPassword } from '../security/password-policy.js';
 import { changePassword, endOtherSessions, endSession, removeApp, updateProfile } from './actions.js';
@@ -18,7 +18,7 @@ const NOTICES: Record<string, string> = {
   'session-ended': 'That device is signed out.',
   'others-ended': 'Every other device is signed out.',
   'password-changed': 'Your password is changed. Every other device and app was signed out.',
-  'profile-saved': 'Your profile is saved.',
+  'profile-saved': 'Your profile is saved. A new email address gets a link to confirm it.',
   confirmed: 'Thanks. For the next few minutes you can remove access and sign out devices.',
 };
 /** What a failed password confirmation says, and with which status. */
@@ -39,7 +39,7 @@ const profile = z.object({
 /** The account center's pages under /account: server-rendered, no script, a form per action. */
 export function accountPages(deps: AccountCenterDeps): Router {
   const router = new Router({ prefix: '/account' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
+  const form = formBody;
   const origin = (ctx: Context) => ({ actor: defaults.account.clientId, ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
 
   router.use(pageErrors);
@@ -126,7 +126,8 @@ export function accountPages(deps: AccountCenterDeps): Router {
     const visit = ctx.state.visit as AccountVisit;
     const input = profile.safeParse(ctx.request.body);
     if (!input.success) return showHome(ctx, visit, { profileError: 'Enter a valid email address (or leave it empty).' }, 400);
-    await updateProfile(deps, visit.account._id, input.data, visit.account, origin(ctx));
+    const outcome = await updateProfile(deps, visit.account, input.data, origin(ctx));
+    if (outcome === 'email_taken') return showHome(ctx, visit, { profileError: 'That email address belongs to another account.' }, 409);
     return ctx.redirect('/account?notice=profile-saved');
   });
 

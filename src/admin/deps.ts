@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 
 import type { Settings } from '../config/settings.js';
+import type { AccountRecord } from '../db/models/account.js';
 import type { AccountAdmin } from '../oidc/accounts.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { AccessTokenVerifier } from '../oidc/access-tokens.js';
@@ -21,6 +22,8 @@ export interface AdminDeps {
   cutOffs: CutOffs;
   verifyAccessToken: AccessTokenVerifier;
   adminAudience: string;
+  /** Mails a verification link to the account's (new) email; false if it could not be sent. */
+  sendVerification: (account: AccountRecord) => Promise<boolean>;
 }
 
 /** Who performed an admin action and from where; goes into security events. */

@@ -38,6 +38,7 @@ const clientFields: Record<string, Schema> = {
   refresh_token_absolute_ttl: { type: 'integer', minimum: 1 },
   refresh_token_grace_period: int,
   resource_server_audiences: { ...strings, description: 'APIs whose access tokens this (confidential) client may introspect' },
+  require_verified_email: { type: 'boolean', description: 'users whose email is not verified are asked to verify it before consent' },
 };
 const clientView = { ...clientFields, client_id: str, client_id_issued_at: int };
 
@@ -61,7 +62,7 @@ const schemas: Record<string, Schema> = {
   }, ['username', 'password']),
   UserPatch: closed({
     name: { type: ['string', 'null'] },
-    email: { type: ['string', 'null'], format: 'email' },
+    email: { type: ['string', 'null'], format: 'email', description: 'a new address is unverified until the user follows the link mailed to it' },
     password: { ...PASSWORD, description: `${PASSWORD.description}; a new password also signs the user out everywhere (a cut-off)` },
     disabled: { type: 'boolean', description: 'true also signs the user out everywhere (a cut-off)' },
   }, []),
@@ -171,7 +172,7 @@ export function openApiDocument(issuer: string) {
         }),
       },
       '/users': {
-        post: op('Create a user', { 201: ok('created', 'User'), 409: failure('username taken'), ...bodyFailures }, body('NewUser')),
+        post: op('Create a user', { 201: ok('created', 'User'), 409: failure('username or email (case-insensitively) taken'), ...bodyFailures }, body('NewUser')),
         get: op('List users', { 200: ok('one page', 'UserList'), 400: failure('bad query') }, {
           parameters: [...pageParams, { name: 'username_prefix', in: 'query', schema: str }],
         }),
@@ -180,7 +181,7 @@ export function openApiDocument(issuer: string) {
         parameters: [idParam('id')],
         get: op('Show a user', { 200: ok('the user', 'User'), ...missing }),
         patch: op('Change a user; disabling signs them out everywhere', {
-          200: ok('the changed user', 'User'), ...missing, ...bodyFailures,
+          200: ok('the changed user', 'User'), ...missing, ...bodyFailures, 409: failure('email already used by another user'),
         }, body('UserPatch')),
         delete: op('Revoke everything, then delete the user', { 200: ok('deleted', 'UserDeleted'), ...missing }),
       },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { SIGNING_ALGS } from '../db/models/key-set.js';
+import { emailField, nameField, passwordField, usernameField } from '../oidc/account-fields.js';
 
 /** Request schemas of the admin API. `.strict()` everywhere: an unknown field is a mistake
  * worth reporting, and only plain strings/numbers/booleans ever reach MongoDB. */
@@ -29,18 +30,18 @@ export const clientMetadata = z.object({
   refresh_token_grace_period: z.number().int().min(0).optional(),
   /** The APIs (audiences) whose access tokens this client may introspect as their resource server. */
   resource_server_audiences: z.array(uri).max(20).optional(),
+  /** Users without a verified email are asked to verify it before consent to this app. */
+  require_verified_email: z.boolean().optional(),
 }).strict();
 export type ClientMetadataInput = z.infer<typeof clientMetadata>;
 
 /** An update names only the fields it changes; the result is validated as a whole. */
 export const clientPatch = clientMetadata.partial().strict();
 
-const username = z.string().trim().min(1).max(128).regex(/^[\w.@+-]+$/, 'may only contain letters, digits and . @ + - _');
-/** Only the type and an upper bound here: the password policy (src/security/password-policy.ts)
- * decides the rest and names the rule broken. */
-const password = z.string().max(1024);
-const email = z.email().max(320);
-const name = z.string().trim().min(1).max(256);
+const username = usernameField;
+const password = passwordField;
+const email = emailField;
+const name = nameField;
 
 export const newUser = z.object({ username, password, email: email.optional(), name: name.optional() }).strict();
 export type NewUserInput = z.infer<typeof newUser>;

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 
-import type { AccountRecord } from '../db/models/account.js';
+import { duplicateField, type AccountRecord } from '../db/models/account.js';
 import { checkPassword, type PasswordOwner } from '../security/password-policy.js';
 import type { AccountChanges } from '../oidc/accounts.js';
 import { endUserPast, type PastEnding } from '../revocation/user-past.js';
@@ -20,17 +20,11 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
 
   router.post('/users', async (ctx) => {
     const input = parse(newUser, ctx.request.body);
-    const taken = () => new AdminError(409, 'conflict', 'username is already taken');
     await requireAcceptablePassword(input.password, input);
-    if (await users.findByUsername(input.username)) throw taken();
-    try {
-      const account = await users.create(input);
-      reply(ctx, 201, userView(account));
-    } catch (err) {
-      // The unique index decides when two requests race for one username.
-      if ((err as { code?: unknown }).code === 11000) throw taken();
-      throw err;
-    }
+    if (await users.findByUsername(input.username)) throw taken('username');
+    if (input.email) await requireFreeEmail(input.email);
+    const account = await users.create(input).catch(rethrowTaken);
+    reply(ctx, 201, userView(account));
   });
 
   router.get('/users', async (ctx) => {
@@ -53,8 +47,14 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     if (changes.password !== undefined) {
       await requireAcceptablePassword(changes.password, { username: before.username, email: changes.email ?? before.email });
     }
-    const after = await users.update(before._id, changes);
+    // Setting an email (even the same one) marks it unverified (users.update) until its
+    // owner follows the link mailed to it.
+    const emailChanged = typeof changes.email === 'string';
+    if (emailChanged) await requireFreeEmail(changes.email!, before._id);
+    const after = await users.update(before._id, changes).catch(rethrowTaken);
     if (!after) throw notFound('user');
+    // A mail that cannot go out is logged and recorded; the operator can set the email again.
+    if (emailChanged) await deps.sendVerification(after);
     const ending = pastEndingOf(before, changes);
     if (!ending) return reply(ctx, 200, userView(after));
     // After the change is stored: a cut-off first would let the old password sign in between.
@@ -68,6 +68,22 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     await users.delete(account._id);
     reply(ctx, 200, { id: account._id, revoked });
   });
+
+  /** One account per email address, compared case-insensitively (stored lower case). */
+  async function requireFreeEmail(email: string, except?: string): Promise<void> {
+    const holder = await users.findByEmail(email);
+    if (holder && holder._id !== except) throw taken('email');
+  }
+}
+
+function taken(field: 'username' | 'email'): AdminError {
+  return new AdminError(409, 'conflict', field === 'email' ? 'email is already used by another user' : 'username is already taken');
+}
+
+/** The unique indexes decide when two requests race for one username or email. */
+function rethrowTaken(err: unknown): never {
+  const field = duplicateField(err);
+  throw field ? taken(field) : err;
 }
 
 /** The shared password policy, answered as the admin API's 400. */

@@ -51,6 +51,8 @@ const envSchema = z.object({
     .default(defaults.refreshToken.graceSeconds),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   MAIL_FROM: z.string().min(3).max(320).default(defaults.mail.from),
+  REGISTRATION: z.enum(['open', 'closed']).optional(),
+  PASSWORD_RESET: z.enum(['on', 'off']).optional(),
   DEMO_APP_URL: httpUrl.default(defaults.development.demo.appUrl),
   DEMO_API_URL: httpUrl.default(defaults.development.demo.apiUrl),
   ACCOUNT_RECENT_SIGN_IN_SECONDS: seconds(defaults.account.recentSignInSeconds),
@@ -107,6 +109,10 @@ export interface Settings {
   account: { recentSignInSeconds: number; apiClients: string[] };
   /** Outgoing mail: SMTP in production; absent = the development outbox under dataDir. */
   mail: { smtpUrl: string | undefined; from: string };
+  /** Self sign-up: open in development, closed unless asked for in production. */
+  registration: 'open' | 'closed';
+  /** "Forgot password?": on wherever mail can go out (SMTP, or the development outbox). */
+  passwordReset: boolean;
   /** Development only: where `npm run demo` runs the example app and API (the seed registers the app). */
   demo: { appUrl: string; apiUrl: string };
   password: PasswordSettings;
@@ -172,6 +178,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       apiClients: e.ACCOUNT_API_CLIENTS?.split(',').map((id) => id.trim()).filter(Boolean) ?? [],
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    registration: e.REGISTRATION ?? (production ? 'closed' : 'open'),
+    passwordReset: e.PASSWORD_RESET ? e.PASSWORD_RESET === 'on' : !production || e.SMTP_URL !== undefined,
     demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
     password: {
       argon2: { memoryKiB: e.PASSWORD_ARGON2_MEMORY_KIB, iterations: e.PASSWORD_ARGON2_ITERATIONS, parallelism: e.PASSWORD_ARGON2_PARALLELISM },
@@ -192,8 +200,17 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     requireProductionSecrets(e);
     requireProductionStrength(settings);
     requireOwaspPasswordCost(settings.password.argon2);
+    requireProductionMail(settings);
   }
   return settings;
+}
+
+/** The development outbox is a directory nobody reads in production: a sign-up or reset
+ * whose mail can never arrive must not be offered there. */
+function requireProductionMail(settings: Settings): void {
+  if (settings.mail.smtpUrl) return;
+  if (settings.registration === 'open') throw new SettingsError('REGISTRATION=open requires SMTP_URL in production');
+  if (settings.passwordReset) throw new SettingsError('PASSWORD_RESET=on requires SMTP_URL in production');
 }
 
 /** In production nothing may fall back to a generated or well-known secret. */

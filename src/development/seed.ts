@@ -29,6 +29,7 @@ export async function seedDevelopment(store: ArtifactStore, accounts: Accounts, 
     `  demo client:  ${demoClient.client_id} / ${demoClient.client_secret}  (the example app at ${settings.demo.appUrl})`,
     `  admin client: ${settings.admin.clientId} / ${settings.admin.clientSecret}  (client_credentials, scope=admin)`,
     `  try it:       ${settings.demo.appUrl}  (the example app; \`npm run demo\` runs it beside the provider)`,
+    `  your account: ${settings.issuer}/account  (connected apps, devices, password: sign in as the demo user)`,
   ].join('\n');
 }
 

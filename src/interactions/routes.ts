@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
 import { errors, type InteractionResults, type PromptDetail } from 'oidc-provider';
 import { z } from 'zod';
 
@@ -25,8 +26,18 @@ const loginForm = z.object({
   password: z.string().min(1).max(1024),
 });
 
+/** What sign-up, reset and email verification (src/interactions/signup.ts, email-gate.ts) add here. */
+export interface InteractionHooks {
+  /** Extra links on the login page ("Create account", "Forgot password?"). */
+  loginLinks(uid: string): Record<string, string | undefined>;
+  /** Shows a page that must come before consent instead of it; true if it did. */
+  beforeConsent(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<boolean>;
+}
+
 /** The login and consent pages that oidc-provider sends users to. */
-export function interactionRoutes(providers: ProviderSource, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents): Router {
+export function interactionRoutes(
+  providers: ProviderSource, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents, hooks: InteractionHooks,
+): Router {
   const router = new Router({ prefix: '/interaction' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
 
@@ -35,10 +46,12 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
   // Each request works with one provider instance throughout (it is replaced when keys change).
   router.get('/:uid', async (ctx) => {
     const { provider } = providers;
-    const { uid, prompt, params } = await provider.interactionDetails(ctx.req, ctx.res);
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const { uid, prompt, params } = details;
     const client = await provider.Client.find(String(params.client_id));
     const clientName = client?.clientName ?? String(params.client_id);
     if (prompt.name === 'login') return showLogin(ctx, uid, clientName);
+    if (await hooks.beforeConsent(ctx, details)) return;
     return renderPage(ctx, 'consent', consentView(uid, clientName, client?.clientUri, prompt));
   });
 
@@ -71,6 +84,7 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
     const { provider } = providers;
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'consent') throw new errors.InvalidRequest('this interaction does not expect consent');
+    if (await hooks.beforeConsent(ctx, details)) return;
     const consent = await approveConsent(provider, details);
     return provider.interactionFinished(ctx.req, ctx.res, { consent }, { mergeWithLastSubmission: true });
   });
@@ -82,15 +96,15 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   });
 
-  return router;
-}
+  function showLogin(ctx: Context, uid: string, clientName: string, error?: string, status = 200, login?: string) {
+    ctx.status = status;
+    return renderPage(ctx, 'login', {
+      title: 'Sign in', uid, clientName, error, login, ...hooks.loginLinks(uid),
+      action: `/interaction/${uid}/login`, abortUrl: `/interaction/${uid}/abort`,
+    });
+  }
 
-function showLogin(ctx: Context, uid: string, clientName: string, error?: string, status = 200, login?: string) {
-  ctx.status = status;
-  return renderPage(ctx, 'login', {
-    title: 'Sign in', uid, clientName, error, login,
-    action: `/interaction/${uid}/login`, abortUrl: `/interaction/${uid}/abort`,
-  });
+  return router;
 }
 
 function consentView(uid: string, clientName: string, clientUri: string | undefined, prompt: PromptDetail) {
@@ -109,7 +123,7 @@ function consentView(uid: string, clientName: string, clientUri: string | undefi
 }
 
 /** An expired or foreign interaction shows our error page, not a stack trace. */
-async function renderInteractionErrors(ctx: Context, next: Next): Promise<void> {
+export async function renderInteractionErrors(ctx: Context, next: Next): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   try {
     await next();

@@ -150,6 +150,10 @@ export class AccountAdmin {
     return (await this.#accounts.model.findOne({ username: { $eq: normalizeUsername(username) } }).lean()) ?? undefined;
   }
 
+  async findByEmail(email: string): Promise<AccountRecord | undefined> {
+    return (await this.#accounts.model.findOne({ email: { $eq: email.toLowerCase() } }).lean()) ?? undefined;
+  }
+
   /** One page, by username; the prefix is matched literally (regex characters escaped). */
   async list(query: AccountListQuery): Promise<AccountRecord[]> {
     const filter = query.usernamePrefix ? { username: { $regex: `^${escapeRegex(normalizeUsername(query.usernamePrefix))}` } } : {};

@@ -11,6 +11,8 @@ import { REFRESH_CLIENT_METADATA, refreshPolicyFor, refreshTokenTtl, validateRef
 import type { ResourceCatalog } from './resources.js';
 import { RESOURCE_SERVER_AUDIENCES, validateClientRules } from './client-rules.js';
 import { mayCallFromBrowser, mayIntrospect, mayRevoke } from './token-access.js';
+import type { ArtifactStore } from './store.js';
+import { interactionPolicyFor, REQUIRE_VERIFIED_EMAIL, validateRequireVerifiedEmail } from '../registration/verified-email-policy.js';
 
 export interface ConfigurationDeps {
   settings: Settings;
@@ -62,16 +64,20 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       id_token_signed_response_alg: settings.signingAlg,
     },
     extraClientMetadata: {
-      properties: [...REFRESH_CLIENT_METADATA, RESOURCE_SERVER_AUDIENCES],
+      properties: [...REFRESH_CLIENT_METADATA, RESOURCE_SERVER_AUDIENCES, REQUIRE_VERIFIED_EMAIL],
       // Called once per listed property on every client oidc-provider builds; the
       // whole-client rules run once, with resource_server_audiences.
       validator: (_ctx, key, value, metadata) => {
         if (key === RESOURCE_SERVER_AUDIENCES) validateClientRules(metadata, resources.introspectableAudiences);
+        else if (key === REQUIRE_VERIFIED_EMAIL) validateRequireVerifiedEmail(value);
         else validateRefreshMetadata(key, value);
       },
     },
     clientBasedCORS: mayCallFromBrowser,
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: interactionPolicyFor(accounts),
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { SessionAdapter } from '../../src/oidc/session-adapter.js';
 import { endUserPast } from '../../src/revocation/user-past.js';
 import { CutOffs } from '../../src/revocation/cutoff.js';
 import { Contract, type ApiResponse } from '../admin/support.js';
@@ -130,5 +131,26 @@ describe('the account API over HTTP with a JWT access token', () => {
     const revoked = await call(token, 'GET', '/sessions');
     contract.check('GET', '/sessions', revoked);
     expect(revoked.status).toBe(401);
+  });
+
+  it('keeps a signed-out session out when a request that was in flight saves it back', async () => {
+    const user = await createUser(server);
+    const { token, agent } = await portalToken(user);
+    const sessions = server.store.collection('Session');
+    const before = (await sessions.findOne({ accountId: user.sub }))!;
+    expect((await call(token, 'DELETE', `/sessions/${before.uid}`)).status).toBe(204);
+
+    // What oidc-provider does at the end of a request that loaded the session before the sign-out.
+    const lateSave = new SessionAdapter(server.store, new CutOffs(server.accounts.model));
+    await lateSave.upsert(before._id, JSON.parse(before.payload) as Record<string, unknown>, 3600);
+    expect(await lateSave.find(before._id)).toBeUndefined();
+    expect((await call(token, 'GET', '/sessions')).body).toEqual({ sessions: [] });
+
+    const silent = client.buildAuthorizationUrl(portal.config, {
+      redirect_uri: portal.redirectUri, scope: 'openid', prompt: 'none', state: 's',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const landed = new URL((await agent.follow(silent, portal.redirectUri)).url);
+    expect(landed.searchParams.get('error')).toBe('login_required');
   });
 });

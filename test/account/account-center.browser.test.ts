@@ -82,6 +82,21 @@ describe.skipIf(unavailable !== undefined)('the account center in a real browser
     expect(events.map((event) => event.clientId)).toEqual([notes.clientId]);
   });
 
+  it('is linked from the login page and signs in there like any app, without a consent page', async () => {
+    const user = await createUser(server);
+    const page = await newPage();
+    await page.goto(`${server.issuer}/account`);
+    await page.getByTestId('login-submit').waitFor();
+    expect(await page.getByTestId('account-center').getAttribute('href')).toBe('/account');
+    await signInIfAsked(page, user);
+    await page.waitForURL(`${server.issuer}/account`);
+    expect(await page.getByTestId('username').innerText()).toBe(user.username);
+    expect(await page.getByTestId('no-apps').count()).toBe(1);
+    const csp = (await page.request.get(`${server.issuer}/account`)).headers();
+    expect(csp['content-security-policy']).toContain("default-src 'none'");
+    expect(csp['cache-control']).toBe('no-store');
+  });
+
   it('signs another browser out from the first; that browser must sign in again', async () => {
     const user = await createUser(server);
     const first = await newPage();

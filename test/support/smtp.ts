@@ -17,8 +17,9 @@ export interface SmtpCapture {
   close(): Promise<void>;
 }
 
-/** A real SMTP server on loopback that keeps every mail it receives (nodemailer's smtp-server). */
-export async function startSmtpCapture(): Promise<SmtpCapture> {
+/** A real SMTP server on loopback that keeps every mail it receives (nodemailer's smtp-server).
+ * `acceptDelayMs` makes it slow to accept each mail, like a distant relay. */
+export async function startSmtpCapture(options: { acceptDelayMs?: number } = {}): Promise<SmtpCapture> {
   const mails: CapturedMail[] = [];
   const waiters: Array<{ to: string; resolve: (mail: CapturedMail) => void }> = [];
   const server = new SMTPServer({
@@ -40,7 +41,7 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
           waiters.splice(waiters.indexOf(waiter), 1);
           waiter.resolve(mail);
         }
-        callback();
+        setTimeout(callback, options.acceptDelayMs ?? 0);
       });
     },
   });

@@ -41,6 +41,37 @@ const accountSchema = new Schema<AccountRecord>(
 
 export type AccountModel = Model<AccountRecord>;
 
+/** Names the unique email index, so a duplicate-key error can say which field clashed. */
+export const EMAIL_INDEX = 'email_unique';
+
+/**
+ * One account per email address, case-insensitively: the stored email is the lower-case
+ * copy (the schema lowercases on every write) under a unique sparse index (accounts
+ * without email stay possible). Records written before this rule may hold mixed case or
+ * duplicates: the first are lowercased here; if duplicates remain, the server starts
+ * without the index and says so, and the code paths that set an email still refuse a
+ * taken one (only a race between two of them could then slip through).
+ */
+export async function ensureUniqueEmails(model: AccountModel, log: (line: string) => void): Promise<void> {
+  for (const legacy of await model.find({ email: { $regex: '[A-Z]' } }, { email: 1 }).lean()) {
+    await model.updateOne({ _id: legacy._id }, { $set: { email: legacy.email!.toLowerCase() } });
+  }
+  try {
+    await model.collection.createIndex({ email: 1 }, { name: EMAIL_INDEX, unique: true, sparse: true });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 11000) throw err;
+    log('accounts: some accounts share an email address; fix them (admin API PATCH /admin/users/{id}) and restart to enforce unique emails');
+  }
+}
+
+/** Which unique field a duplicate-key error from the accounts collection is about. */
+export function duplicateField(err: unknown): 'username' | 'email' | undefined {
+  const e = err as { code?: unknown; keyPattern?: Record<string, unknown>; message?: unknown };
+  if (e?.code !== 11000) return undefined;
+  if (e.keyPattern) return 'email' in e.keyPattern ? 'email' : 'username';
+  return typeof e.message === 'string' && e.message.includes(EMAIL_INDEX) ? 'email' : 'username';
+}
+
 export function accountModel(connection: Connection): AccountModel {
   return (connection.models.Account as AccountModel | undefined) ?? connection.model<AccountRecord>('Account', accountSchema);
 }

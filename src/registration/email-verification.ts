@@ -1,0 +1,69 @@
+import { defaults } from '../../config/defaults.js';
+import type { AccountRecord } from '../db/models/account.js';
+import { MailUnavailableError } from '../mail/mailer.js';
+import { linkTo, SELF_SERVICE_PATHS, type SelfServiceDeps } from './deps.js';
+import type { OneTimeTokenDoc } from './one-time-tokens.js';
+
+type Recipient = Pick<AccountRecord, '_id' | 'email' | 'name'>;
+
+export type ResendOutcome = 'sent' | 'mail_failed' | 'rate_limited' | 'already_verified' | 'no_email';
+
+const { verifyEmailTtl } = defaults.selfService;
+
+/**
+ * Mails a single-use link confirming the account's current email (at sign-up, on an email
+ * change, on "send again"). False when the mail could not be sent after retries: the
+ * caller tells the person to try again. `interactionUid` is the sign-in to continue after.
+ */
+export async function sendVerification(deps: SelfServiceDeps, account: Recipient, interactionUid?: string): Promise<boolean> {
+  if (!account.email) return false;
+  const token = await deps.tokens.issue(
+    { purpose: 'verify_email', accountId: account._id, email: account.email, ...(interactionUid ? { interactionUid } : {}) },
+    verifyEmailTtl,
+  );
+  try {
+    await deps.mailer.send({
+      to: account.email,
+      subject: 'Confirm your email address',
+      template: 'verify-email',
+      data: { name: account.name, email: account.email, link: linkTo(deps.settings, SELF_SERVICE_PATHS.verifyEmail, token), expiresHours: verifyEmailTtl / 3600 },
+    });
+    return true;
+  } catch (err) {
+    if (!(err instanceof MailUnavailableError)) throw err;
+    await deps.events.record('mail.failed', { accountId: account._id, detail: { template: 'verify-email' } });
+    return false;
+  }
+}
+
+/** "Send again" on the page that asks for a verified email: rate limited per account. */
+export async function resendVerification(deps: SelfServiceDeps, accountId: string, interactionUid: string): Promise<ResendOutcome> {
+  const account = await deps.users.find(accountId);
+  if (!account?.email) return 'no_email';
+  if (account.emailVerified) return 'already_verified';
+  if (!(await deps.limits.allow(`verify-resend:${accountId}`, defaults.rateLimits.verifyResendPerAccount))) return 'rate_limited';
+  return (await sendVerification(deps, account, interactionUid)) ? 'sent' : 'mail_failed';
+}
+
+/**
+ * Follows a verification link: uses the token up and marks the email verified, but only
+ * if the account still has the address the link was sent to (an email change since then
+ * voids older links). Returns the token's record, or undefined for a bad, used or
+ * expired link.
+ */
+export async function confirmEmail(deps: SelfServiceDeps, token: string): Promise<OneTimeTokenDoc | undefined> {
+  const used = await deps.tokens.consume('verify_email', token);
+  if (!used) return undefined;
+  const marked = await deps.accounts.model.updateOne(
+    { _id: used.accountId, email: { $eq: used.email } }, { $set: { emailVerified: true } },
+  );
+  if (marked.matchedCount === 0) return undefined;
+  await deps.events.record('user.email_verified', { accountId: used.accountId });
+  return used;
+}
+
+/** Whether the account may use a client that requires a verified email. */
+export async function hasVerifiedEmail(deps: Pick<SelfServiceDeps, 'accounts'>, accountId: string): Promise<boolean> {
+  const account = await deps.accounts.model.findById(accountId, { email: 1, emailVerified: 1 }).lean();
+  return !!account?.email && account.emailVerified;
+}

@@ -1,7 +1,7 @@
 
 import { defaults } from '../../config/defaults.js';
 import type { AccountRecord } from '../db/models/account.js';
-import type { SecurityEventRecord } from '../db/models/security-event.js';
+import type { SecurityEventRecord, SecurityEventType } from '../db/models/security-event.js';
 import { parsePayload, type ArtifactStore, type GrantPayload, type SessionPayload } from '../oidc/store.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
@@ -93,32 +93,34 @@ export async function signedInSessions(
     .sort((a, b) => Number(b.current) - Number(a.current) || (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
 }
 
-/** The user's own security events in plain words, newest first. */
-export async function recentActivity(deps: OverviewDeps, account: Pick<AccountRecord, '_id' | 'username'>) {
-  const events = await deps.events.model.find({
-    $or: [{ accountId: account._id }, { type: 'login.locked_out', 'detail.username': account.username }],
-  }).sort({ at: -1 }).limit(defaults.account.activityShown).lean();
-  return Promise.all(events.map(async (event) => ({
-    at: event.at,
-    text: describeEvent(event, event.clientId ? (await deps.providers.provider.Client.find(event.clientId))?.clientName ?? event.clientId : undefined),
-    ip: event.ip,
-  })));
-}
+/** What the user is shown of their own security events: the plain-words version of each type. */
+const SHOWN: Partial<Record<SecurityEventType, (event: SecurityEventRecord, app: string) => string>> = {
+  'session.signed_in': (_e, app) => `Signed in (to ${app})`,
+  'login.failed': (e) => (e.detail?.locked_out ? 'Failed sign-in; signing in is now locked for a while' : 'Failed sign-in (wrong password)'),
+  'refresh_token.reuse_detected': (_e, app) => `A reused refresh token was detected for ${app}; that access was ended`,
+  'grant.removed_by_user': (_e, app) => `You removed the access of ${app}`,
+  'session.ended_by_user': () => 'You signed out a device',
+  'grant.revoked': (_e, app) => `The access of ${app} was revoked`,
+  'user.revoked': (e, app) => (e.clientId ? `An administrator removed the access of ${app}` : 'An administrator signed you out everywhere'),
+  'user.disabled': () => 'An administrator disabled your account',
+  'user.password_changed': (e) => PASSWORD_CHANGED_BY[String(e.detail?.actor)] ?? 'An administrator changed your password',
+  'user.password_reset_requested': () => 'A password reset link was requested',
+  'user.email_verified': () => 'Your email address was confirmed',
+  'user.signed_up': () => 'You created your account',
+  'profile.changed': () => 'You changed your profile',
+};
 
-function describeEvent(event: SecurityEventRecord, app: string | undefined): string {
-  const admin = typeof event.detail?.actor === 'string' && event.detail.actor !== defaults.account.clientId;
-  switch (event.type) {
-    case 'session.signed_in': return app ? `Signed in (for ${app})` : 'Signed in';
-    case 'login.locked_out': return 'Sign-in locked after too many failed attempts';
-    case 'refresh_token.reuse_detected': return `A reused refresh token was detected${app ? ` for ${app}` : ''}; its access was ended`;
-    case 'refresh_token.family_revoked': return `Access of ${app ?? 'an app'} was ended after token reuse`;
-    case 'grant.removed_by_user': return `You removed the access of ${app ?? 'an app'}`;
-    case 'session.ended_by_user': return 'You signed out a device';
-    case 'grant.revoked': return `Access of ${app ?? 'an app'} was revoked`;
-    case 'user.revoked': return app ? `An administrator removed the access of ${app}` : 'An administrator signed you out everywhere';
-    case 'user.disabled': return 'An administrator disabled your account';
-    case 'user.password_changed': return admin ? 'An administrator changed your password' : 'You changed your password';
-    case 'profile.changed': return 'You changed your profile';
-    default: return event.type;
-  }
+const PASSWORD_CHANGED_BY: Record<string, string> = {
+  [defaults.account.clientId]: 'You changed your password',
+  password_reset: 'Your password was reset with an emailed link',
+};
+
+/** The user's own security events in plain words, newest first. */
+export async function recentActivity(deps: OverviewDeps, account: Pick<AccountRecord, '_id'>) {
+  const events = await deps.events.model.find({ accountId: account._id, type: { $in: Object.keys(SHOWN) as SecurityEventType[] } })
+    .sort({ at: -1 }).limit(defaults.account.activityShown).lean();
+  return Promise.all(events.map(async (event) => {
+    const client = event.clientId ? await deps.providers.provider.Client.find(event.clientId) : undefined;
+    return { at: event.at, text: SHOWN[event.type]!(event, client?.clientName ?? event.clientId ?? 'an app'), ip: event.ip };
+  }));
 }

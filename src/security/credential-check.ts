@@ -1,5 +1,5 @@
 import { defaults } from '../../config/defaults.js';
-import type { AccountRecord } from '../db/models/account.js';
+import { normalizeUsername, type AccountRecord } from '../db/models/account.js';
 import type { Accounts } from '../oidc/accounts.js';
 import { clientNetwork } from './client-network.js';
 import type { RequestOrigin, SecurityEvents } from './events.js';
@@ -53,5 +53,20 @@ export async function checkCredentials(
       detail: { ...lockout, ...(lockout.scope === 'user' ? { username: login } : {}) },
     });
   }
+  noteFailure(deps, login, lockouts.some((lockout) => lockout.scope === 'user'), origin);
   return { outcome: 'invalid' };
+}
+
+/**
+ * A failed sign-in of an existing account goes into its owner's security activity
+ * (`login.failed`). Not awaited: the extra lookup must not make the answer's timing say
+ * whether the username exists.
+ */
+function noteFailure(deps: CredentialCheckDeps, login: string, lockedOut: boolean, origin: RequestOrigin): void {
+  const note = async () => {
+    const account = await deps.accounts.model.findOne({ username: { $eq: normalizeUsername(login) } }, { _id: 1 }).lean();
+    if (!account) return;
+    await deps.events.record('login.failed', { accountId: account._id, ip: origin.ip, userAgent: origin.userAgent, detail: { locked_out: lockedOut } });
+  };
+  note().catch((err: unknown) => console.error('[security_event] could not store login.failed:', err instanceof Error ? err.message : err));
 }

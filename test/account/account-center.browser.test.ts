@@ -197,6 +197,31 @@ describe.skipIf(unavailable !== undefined)('the account center in a real browser
     expect(await bobPage.getByTestId('username').innerText()).toBe(bob.username);
   });
 
+  it('changes name and email (a new email is unverified, a taken one refused) and shows failed sign-ins in the activity', async () => {
+    const user = await createUser(server);
+    const other = await createUser(server);
+    const page = await newPage();
+    await page.goto(`${server.issuer}/account`);
+    await signInIfAsked(page, { username: user.username, password: 'not the password' });
+    await page.getByRole('alert').waitFor();
+    await signInIfAsked(page, user);
+    await page.waitForURL(`${server.issuer}/account`);
+    await expect.poll(() => page.getByTestId('activity').innerText()).toContain('Failed sign-in (wrong password)');
+
+    await page.locator('#email').fill(other.email);
+    await page.getByTestId('save-profile').click();
+    expect(await page.getByTestId('profile-error').innerText()).toBe('That email address belongs to another account.');
+
+    await page.locator('#name').fill('Renamed Person');
+    await page.locator('#email').fill(`new-${user.email}`);
+    await page.getByTestId('save-profile').click();
+    await page.getByTestId('notice').waitFor();
+    const saved = (await server.accounts.model.findById(user.sub).lean())!;
+    expect(saved).toMatchObject({ name: 'Renamed Person', email: `new-${user.email}`, emailVerified: false });
+    expect(await page.locator('label[for="email"]').innerText()).toContain('not verified');
+    expect(await page.getByTestId('activity').innerText()).toContain('You changed your profile');
+  });
+
   it('asks for the password again before removing access when the sign-in is old', async () => {
     const user = await createUser(server);
     const page = await newPage();

@@ -6,6 +6,7 @@ export const SECURITY_EVENT_TYPES = [
   'refresh_token.grace_retry',
   'refresh_token.expired_use',
   'login.locked_out',
+  'login.failed',
   'user.revoked',
   'user.disabled',
   'user.deleted',

@@ -222,6 +222,27 @@ describe.skipIf(unavailable !== undefined)('the account center in a real browser
     expect(await page.getByTestId('activity').innerText()).toContain('You changed your profile');
   });
 
+  it('counts wrong passwords typed in the account center against the same sign-in limit as the login form', async () => {
+    const user = await createUser(server);
+    const page = await newPage();
+    await openAccount(page, server.issuer, user);
+    const csrf = await page.locator('input[name="_csrf"]').first().inputValue();
+    const { maxFailuresPerUser } = server.settings.loginThrottle;
+    const statuses = [];
+    for (let i = 0; i <= maxFailuresPerUser; i += 1) {
+      const res = await page.request.post(`${server.issuer}/account/confirm`, { form: { _csrf: csrf, password: `guess ${i}` }, maxRedirects: 0 });
+      statuses.push(res.status());
+    }
+    expect(statuses).toEqual([...Array<number>(maxFailuresPerUser).fill(401), 429]);
+    // The right password is refused too while locked, here and at the login form.
+    const right = await page.request.post(`${server.issuer}/account/confirm`, { form: { _csrf: csrf, password: user.password }, maxRedirects: 0 });
+    expect(right.status()).toBe(429);
+    const login = await newPage();
+    await login.goto(`${server.issuer}/account`);
+    await signInIfAsked(login, user);
+    expect(await login.getByRole('alert').innerText()).toContain('Too many failed sign-in attempts');
+  });
+
   it('asks for the password again before removing access when the sign-in is old', async () => {
     const user = await createUser(server);
     const page = await newPage();

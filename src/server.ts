@@ -11,7 +11,7 @@ import type { Settings } from './config/settings.js';
 import { accountModel } from './db/models/account.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
-import { healthRoutes } from './http/health.js';
+import { healthRoutes, Readiness } from './http/health.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { adminApi } from './admin/router.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
@@ -21,6 +21,10 @@ import { providerConfiguration } from './oidc/configuration.js';
 import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
+import { instrumentDatabase, instrumentProvider } from './observability/instrument.js';
+import { silentLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { nameRoute, requestObserver } from './observability/requests.js';
 import { SecurityEvents } from './security/events.js';
 import { LoginThrottle } from './security/login-throttle.js';
 
@@ -30,10 +34,22 @@ export interface ServerParts {
   accounts: Accounts;
   store: ArtifactStore;
   events: SecurityEvents;
+  metrics: Metrics;
+  /** Turns /health/ready to 503 when shutdown begins. */
+  readiness: Readiness;
+}
+
+export interface Observability {
+  /** Request and security-event lines; silent unless given (tests, bench). */
+  logger?: Logger;
 }
 
 /** Composes the provider, our pages and the admin API over one database connection. */
-export async function createServer(settings: Settings, keys: KeyMaterial, connection: Connection): Promise<ServerParts> {
+export async function createServer(
+  settings: Settings, keys: KeyMaterial, connection: Connection, { logger = silentLogger }: Observability = {},
+): Promise<ServerParts> {
+  const metrics = new Metrics();
+  instrumentDatabase(connection, metrics);
   const store = new ArtifactStore(connection);
   await store.ensureIndexes(ALL_MODELS);
   const model = accountModel(connection);
@@ -41,7 +57,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   const accounts = new Accounts(model, settings.scryptN);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
-  const events = new SecurityEvents(eventModel);
+  const events = new SecurityEvents(eventModel, { logger, count: (type, detail) => metrics.securityEvent(type, detail) });
   const throttle = new LoginThrottle(connection);
   await throttle.ensureIndexes();
   const resources = resourceCatalog(settings);
@@ -50,16 +66,19 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
     settings, keys, store, accounts, resources, events, staticClients: [adminClient(settings)],
   }));
   auditRefreshFamilies(provider, events);
+  instrumentProvider(provider, metrics, logger);
   provider.proxy = settings.trustProxy;
 
   const app = new Koa();
   app.proxy = settings.trustProxy;
   // The mounted provider signs its cookies through this app's ctx.cookies.
   app.keys = keys.cookieKeys;
+  const readiness = new Readiness();
+  app.use(requestObserver({ logger, metrics, trustProxy: settings.trustProxy }));
   app.use(errorBoundary);
-  app.use(healthRoutes(connection));
+  app.use(healthRoutes(connection, readiness));
   app.use(stylesheet());
-  app.use(interactionRoutes(provider, accounts, throttle, events).routes());
+  app.use(interactionRoutes(provider, accounts, throttle, events, (outcome) => metrics.signIns.inc({ outcome })).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keys);
   app.use(adminApi({
     settings, provider, store, events, verifyAccessToken,
@@ -67,7 +86,7 @@ export async function createServer(settings: Settings, keys: KeyMaterial, connec
   }));
   app.use(jwtIntrospection({ provider, accounts: accounts.model, verifyAccessToken }));
   app.use(mount(provider));
-  return { app, provider, accounts, store, events };
+  return { app, provider, accounts, store, events, metrics, readiness };
 }
 
 /** The operator's client: client_credentials only. */
@@ -90,6 +109,7 @@ function stylesheet(): Koa.Middleware {
   let css: Promise<string> | undefined;
   return async (ctx, next) => {
     if (ctx.path !== '/assets/style.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    nameRoute(ctx, ctx.path);
     css ??= readFile(file, 'utf8');
     ctx.type = 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');

@@ -37,6 +37,10 @@ const envSchema = z.object({
   REFRESH_TOKEN_ABSOLUTE_TTL: seconds(defaults.refreshToken.absoluteTtl),
   REFRESH_TOKEN_GRACE_SECONDS: z.coerce.number().int().min(0).max(defaults.refreshToken.maxGraceSeconds)
     .default(defaults.refreshToken.graceSeconds),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(defaults.operations.metricsPort),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaults.operations.logLevel),
+  DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(defaults.operations.databaseTimeoutMs),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(defaults.operations.shutdownGraceMs),
   SCRYPT_N: z.coerce.number().int().min(2 ** 14).default(defaults.password.scryptN)
     .refine((n) => (n & (n - 1)) === 0, 'must be a power of two'),
 });
@@ -60,7 +64,11 @@ export interface Settings {
   ttl: { accessToken: number; idToken: number; session: number; grant: number };
   refreshToken: { rotate: boolean; idleTtl: number; absoluteTtl: number; graceSeconds: number };
   scryptN: number;
+  /** Metrics listener, logs, database timeouts and shutdown (README, "Operations"). */
+  operations: { metricsPort: number; logLevel: LogLevel; databaseTimeoutMs: number; shutdownGraceMs: number };
 }
+
+export type LogLevel = z.infer<typeof envSchema>['LOG_LEVEL'];
 
 /** Reads and validates the environment; throws SettingsError naming the first bad variable. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -97,6 +105,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       graceSeconds: e.REFRESH_TOKEN_GRACE_SECONDS,
     },
     scryptN: e.SCRYPT_N,
+    operations: {
+      metricsPort: e.METRICS_PORT,
+      logLevel: e.LOG_LEVEL,
+      databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
   };
   if (production) requireProductionSecrets(e);
   return settings;

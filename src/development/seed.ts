@@ -44,7 +44,13 @@ export async function seedDevelopment(store: ArtifactStore, accounts: Accounts, 
     'Development seed (not created in production):',
     `  demo user:    ${demoUser.username} / ${demoUser.password}`,
     `  demo client:  ${demoClient.client_id} / ${demoClient.client_secret}  (redirect ${demoClient.redirect_uris[0]})`,
-    `  admin client: ${settings.admin.clientId} / ${settings.admin.clientSecret}  (client_credentials, scope=admin)`,
+    `  admin client: ${settings.admin.clientId} / ${adminSecretShown(settings)}  (client_credentials, scope=admin)`,
     `  try it:       ${authorize.href}`,
   ].join('\n');
+}
+
+/** The well-known development secret is printed; a secret the operator chose never is. */
+function adminSecretShown(settings: Settings): string {
+  const secret = settings.admin.clientSecret;
+  return secret === defaults.development.adminClientSecret ? secret : '(ADMIN_CLIENT_SECRET)';
 }

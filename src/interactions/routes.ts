@@ -7,8 +7,10 @@ import { z } from 'zod';
 
 import { scopeDescriptions } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
+import { asDatabaseUnavailable } from '../db/unavailable.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
+import type { SignInOutcome } from '../observability/metrics.js';
 import type { SecurityEvents } from '../security/events.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
@@ -22,8 +24,13 @@ const loginForm = z.object({
   password: z.string().min(1).max(1024),
 });
 
+/** Told the outcome of every password sign-in attempt (the sign-in metrics). */
+export type SignInObserver = (outcome: SignInOutcome) => void;
+
 /** The login and consent pages that oidc-provider sends users to. */
-export function interactionRoutes(provider: Provider, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents): Router {
+export function interactionRoutes(
+  provider: Provider, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents, observeSignIn: SignInObserver = () => {},
+): Router {
   const router = new Router({ prefix: '/interaction' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
 
@@ -43,12 +50,19 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
     const client = await provider.Client.find(String(details.params.client_id));
     const clientName = client?.clientName ?? String(details.params.client_id);
     const input = loginForm.safeParse(ctx.request.body);
-    if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+    if (!input.success) {
+      observeSignIn('failed');
+      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+    }
 
     const { login, password } = input.data;
-    if (await throttle.isLocked(login)) return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
+    if (await throttle.isLocked(login)) {
+      observeSignIn('locked_out');
+      return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
+    }
     const account = await accounts.authenticate(login, password);
     if (!account) {
+      observeSignIn('failed');
       const { lockedOut } = await throttle.recordFailure(login);
       // The typed name, not an account id: it may not exist, and that must not show anywhere.
       if (lockedOut) {
@@ -57,6 +71,7 @@ export function interactionRoutes(provider: Provider, accounts: Accounts, thrott
       return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
     }
     await throttle.reset(login);
+    observeSignIn('succeeded');
 
     const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'] } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
@@ -106,7 +121,9 @@ async function renderInteractionErrors(ctx: Context, next: Next): Promise<void> 
   ctx.set('Cache-Control', 'no-store');
   try {
     await next();
-  } catch (err) {
+  } catch (caught) {
+    // A database outage gets the same page, as oidc-provider's `temporarily_unavailable` (503).
+    const err = asDatabaseUnavailable(caught);
     if (!(err instanceof errors.OIDCProviderError)) throw err;
     ctx.status = err.statusCode;
     await renderPage(ctx, 'error', { title: 'Something went wrong', error: err.error, errorDescription: err.error_description });

@@ -5,6 +5,7 @@ import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
 import type { SecurityEvents } from '../security/events.js';
+import { guardedDatabaseCall } from '../db/unavailable.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from './accounts.js';
 import { adapterFactory } from './adapter-factory.js';
@@ -31,7 +32,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
   return {
     adapter: adapterFactory(store, { settings, events }),
     clients: deps.staticClients,
-    findAccount: accounts.findAccount,
+    findAccount: (ctx, sub, token) => guardedDatabaseCall(async () => accounts.findAccount(ctx, sub, token)),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
     claims: { ...claimsByScope, offline_access: [] } as unknown as Configuration['claims'],

@@ -18,6 +18,7 @@ const UNREACHABLE = new Set([
   'MongoNetworkTimeoutError',
   'MongoOperationTimeoutError',
   'MongoPoolClearedError',
+  'MongoWaitQueueTimeoutError',
   'MongoNotConnectedError',
   'MongoTopologyClosedError',
 ]);

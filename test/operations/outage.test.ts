@@ -9,9 +9,9 @@ import { connectDatabase } from '../../src/db/connection.js';
 import { accountModel } from '../../src/db/models/account.js';
 import { Accounts } from '../../src/oidc/accounts.js';
 import { ArtifactStore } from '../../src/oidc/store.js';
-import { ADMIN, adminToken, basic } from '../admin/support.js';
+import { adminToken, basic } from '../admin/support.js';
 import { SEEDED, startServerProcess, type ServerProcess } from '../support/process.js';
-import { codeFlow, createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
+import { codeFlow, createUser, openLoginForm, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import { freePort, freshDatabaseUri, TEST_ENV } from '../support/server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { UserAgent } from '../support/user-agent.js';
@@ -52,7 +52,7 @@ beforeAll(async () => {
   const { tokens } = await codeFlow(rp, { scope: 'openid offline_access', params: { prompt: 'consent' }, login: user });
   refreshToken = tokens.refresh_token!;
   admin = await adminToken(issuer);
-  loginPage = await openLoginPage();
+  loginPage = await openLoginForm(rp);
 }, 90_000);
 
 afterAll(async () => {
@@ -60,17 +60,6 @@ afterAll(async () => {
   await connection?.close();
   await proxy?.close();
 });
-
-/** An authorization request left at the login form (its interaction lives in MongoDB). */
-async function openLoginPage(): Promise<{ agent: UserAgent; uid: string }> {
-  const agent = new UserAgent();
-  const url = client.buildAuthorizationUrl(rp.config, {
-    redirect_uri: rp.redirectUri, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256',
-  });
-  const { res } = await agent.follow(url, rp.redirectUri);
-  const uid = /\/interaction\/([\w-]+)\//.exec(await res.text())![1]!;
-  return { agent, uid };
-}
 
 async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();

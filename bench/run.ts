@@ -18,6 +18,7 @@ import { createServer } from '../src/server.js';
 import { codeFlow, createUser, registerClient } from '../test/support/relying-party.js';
 import { CommandCounter } from './commands.js';
 import { measurePasswordHashing } from './password.js';
+import { measureThroughput, MIN_RATIO } from './throughput.js';
 import { percentile } from './stats.js';
 
 /** The budget a refresh must stay within (README, "Refresh tokens"). */
@@ -78,6 +79,12 @@ async function main(): Promise<void> {
     console.log(`Refresh latency over ${LATENCY_SAMPLES} sequential refreshes: p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms`);
     console.log(`RSS: ${mb(rssBefore)} MB before, ${mb(rssAfter)} MB after the refreshes`);
     console.log(await measurePasswordHashing());
+    const throughput = await measureThroughput({ mongoUri: mongo.uri, dataDir });
+    console.log(`client_credentials → JWT access token: ours ${throughput.ours.toFixed(0)} req/s, bare oidc-provider ${throughput.bare.toFixed(0)} req/s, ratio ${throughput.ratio.toFixed(3)} (must be ≥ ${MIN_RATIO})`);
+    if (throughput.ratio < MIN_RATIO) {
+      console.error(`INSTRUMENTATION TOO COSTLY: ratio ${throughput.ratio.toFixed(3)} < ${MIN_RATIO}`);
+      process.exitCode = 1;
+    }
 
     const worst = perRefresh.reduce((w, r) => Math.max(w, r.commands.length), 0);
     const worstWrites = perRefresh.reduce((w, r) => Math.max(w, r.writes), 0);

@@ -37,6 +37,7 @@ async function main(): Promise<void> {
   });
   logger.info(`OpenID Provider ${settings.issuer} listening on port ${settings.port} (MongoDB: ${mongo.kind}); metrics on port ${metricsServer.port}`);
   logger.info(`discovery: ${settings.issuer}/.well-known/openid-configuration`);
+  logger.flush();
   // Plain text on purpose: a newcomer reads it; it is never printed in production.
   if (!settings.production) console.log(await seedDevelopment(store, accounts, settings));
 }

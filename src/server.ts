@@ -90,7 +90,7 @@ export async function createServer(
 }
 
 /** The operator's client: client_credentials only. */
-function adminClient(settings: Settings): ClientMetadata {
+export function adminClient(settings: Settings): ClientMetadata {
   return {
     client_id: settings.admin.clientId,
     client_secret: settings.admin.clientSecret,

@@ -16,5 +16,5 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY views ./views
 USER node
-EXPOSE 3000
+EXPOSE 3000 9464
 CMD ["node", "dist/src/main.js"]

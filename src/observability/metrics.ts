@@ -36,8 +36,22 @@ export class Metrics {
   });
   readonly databaseHeartbeatFailures = this.#counter('mongodb_heartbeat_failures_total', 'Failed MongoDB server heartbeats (database unreachable)');
 
+  /** Label-bound histograms per method, route and status: resolving labels costs more
+   * than the observation itself on the hot path (bench). The key space is bounded. */
+  readonly #requestSeries = new Map<string, { observe(seconds: number): void }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let series = this.#requestSeries.get(key);
+    if (!series) {
+      series = this.httpDuration.labels({ method, route, status: String(status) });
+      this.#requestSeries.set(key, series);
+    }
+    series.observe(seconds);
   }
 
   /** The security events that are also series. */

@@ -38,7 +38,7 @@ export function requestObserver({ logger, metrics, trustProxy }: RequestObserver
       const seconds = (performance.now() - started) / 1000;
       const route = routeOf(ctx);
       const status = ctx.status;
-      metrics.httpDuration.observe({ method: ctx.method, route, status: String(status) }, seconds);
+      metrics.observeRequest(ctx.method, route, status, seconds);
       const line = {
         reqId: requestId, method: ctx.method, route, status,
         ms: Math.round(seconds * 10_000) / 10, clientId: clientIdOf(ctx),

@@ -25,8 +25,9 @@ export function adapterFactory(store: ArtifactStore, deps: AdapterDeps): (name: 
  * `temporarily_unavailable` (503), which its own error handlers render per endpoint. */
 function unavailableAware(adapter: Adapter): Adapter {
   return new Proxy(adapter, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
+    get(target, property) {
+      // The target as receiver: getters read its private fields (graceRetryCount).
+      const value: unknown = Reflect.get(target, property);
       if (!ADAPTER_METHODS.has(property) || typeof value !== 'function') return value;
       return (...args: unknown[]) => guardedDatabaseCall(() => value.apply(target, args) as Promise<unknown>);
     },

@@ -51,7 +51,7 @@ async function recordAll(events: SecurityEvents, entries: Entry[]): Promise<void
     try {
       await events.record(type, input);
     } catch (err) {
-      events.logger.error({ event: type, err: err instanceof Error ? err.message : String(err) }, 'security event not stored');
+      events.logger.error({ type, err: err instanceof Error ? err.message : String(err) }, 'security event not stored');
     }
   }
 }

@@ -39,7 +39,9 @@ export class SecurityEvents {
 
   async record(type: SecurityEventType, input: SecurityEventInput): Promise<void> {
     const event: SecurityEventRecord = { at: new Date(), type, ...input };
-    this.#logger.warn({ event: type, ...input }, 'security_event');
+    this.#logger.warn({ type, ...input }, 'security_event');
+    // Rare and what an operator watches for: written at once, not with the next buffer.
+    this.#logger.flush();
     this.#count(type, input.detail);
     await this.#model.create(event);
   }

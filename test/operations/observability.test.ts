@@ -131,7 +131,7 @@ describe('logs', () => {
     const lines = server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const introspection = lines.find((l) => l.msg === 'request' && l.reqId === 'ops-test-42');
     expect(introspection).toMatchObject({ method: 'POST', route: '/token/introspection', status: 200, clientId: rp.clientId, ms: expect.any(Number) });
-    const reuse = lines.find((l) => l.msg === 'security_event' && l.event === 'refresh_token.reuse_detected');
+    const reuse = lines.find((l) => l.msg === 'security_event' && l.type === 'refresh_token.reuse_detected');
     expect(reuse).toMatchObject({ level: 'warn', clientId: rp.clientId, accountId: user.sub });
   });
 

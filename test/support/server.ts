@@ -11,7 +11,7 @@ import { createServer, type ServerParts } from '../../src/server.js';
 
 /** Settings every test server uses unless a test overrides them. scrypt's cost is lowered
  * (still memory-hard) so suites that create many users stay quick. */
-export const TEST_ENV = { NODE_ENV: 'test', SCRYPT_N: String(2 ** 14) } as const;
+export const TEST_ENV = { NODE_ENV: 'test', SCRYPT_N: String(2 ** 14), METRICS_PORT: '0' } as const;
 
 export interface TestServer extends ServerParts {
   issuer: string;

@@ -1,0 +1,10 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startMongo } from '/work/wt/ops/src/db/embedded.js';
+import { measureThroughput } from '/work/wt/ops/bench/throughput.js';
+const mongo = await startMongo(process.env.MONGODB_URI, { dbName: `tp_${Date.now()}`, log: () => {} });
+const dataDir = await mkdtemp(path.join(tmpdir(), 'tp-'));
+console.log(await measureThroughput({ mongoUri: mongo.uri, dataDir }));
+await mongo.stop();
+process.exit(0);

@@ -7,10 +7,12 @@ import { z } from 'zod';
 
 import { scopeDescriptions } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
+import { asDatabaseUnavailable } from '../db/unavailable.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
 import { signInSecond } from '../revocation/cutoff.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
+import type { SignInOutcome } from '../observability/metrics.js';
 import type { SecurityEvents } from '../security/events.js';
 import { clientNetwork } from '../security/client-network.js';
 import { HashGateFull } from '../security/hash-gate.js';
@@ -33,6 +35,8 @@ export interface InteractionHooks {
   loginLinks(uid: string): Record<string, string | undefined>;
   /** Shows a page that must come before consent instead of it; true if it did. */
   beforeConsent(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<boolean>;
+  /** Told the outcome of every password sign-in attempt (the sign-in metrics). */
+  observeSignIn?(outcome: SignInOutcome): void;
 }
 
 /** The login and consent pages that oidc-provider sends users to. */
@@ -40,6 +44,7 @@ export function interactionRoutes(
   providers: ProviderSource, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents, hooks: InteractionHooks,
 ): Router {
   const router = new Router({ prefix: '/interaction' });
+  const observeSignIn = (outcome: SignInOutcome) => hooks.observeSignIn?.(outcome);
   const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
 
   router.use(renderInteractionErrors);
@@ -63,13 +68,17 @@ export function interactionRoutes(
     const client = await provider.Client.find(String(details.params.client_id));
     const clientName = client?.clientName ?? String(details.params.client_id);
     const input = loginForm.safeParse(ctx.request.body);
-    if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+    if (!input.success) {
+      observeSignIn('failed');
+      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+    }
 
     const { login, password } = input.data;
     const network = clientNetwork(ctx.ip);
     const reservation = await throttle.reserve(login, network);
     if (!reservation.allowed) {
       // Same page and message for every username, existing or not.
+      observeSignIn('locked_out');
       ctx.set('Retry-After', String(reservation.retryAfterSeconds));
       return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
     }
@@ -84,6 +93,7 @@ export function interactionRoutes(
       return showLogin(ctx, details.uid, clientName, BUSY, 503, login);
     }
     if (!account) {
+      observeSignIn('failed');
       const lockouts = await attempt.failed();
       // The typed name, not an account id: it may not exist, and that must not show anywhere.
       for (const lockout of lockouts) {
@@ -95,6 +105,7 @@ export function interactionRoutes(
       return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
     }
     await attempt.succeeded();
+    observeSignIn('succeeded');
 
     const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: await signInSecond(account) } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
@@ -147,7 +158,9 @@ export async function renderInteractionErrors(ctx: Context, next: Next): Promise
   ctx.set('Cache-Control', 'no-store');
   try {
     await next();
-  } catch (err) {
+  } catch (caught) {
+    // A database outage gets the same page, as oidc-provider's `temporarily_unavailable` (503).
+    const err = asDatabaseUnavailable(caught);
     if (!(err instanceof errors.OIDCProviderError)) throw err;
     ctx.status = err.statusCode;
     await renderPage(ctx, 'error', { title: 'Something went wrong', error: err.error, errorDescription: err.error_description });

@@ -24,7 +24,8 @@ export async function errorBoundary(ctx: Context, next: Next): Promise<void> {
       };
     if (!expose) ctx.state.error = err;
   }
-  if (ctx.status === 503) ctx.set('Retry-After', RETRY_AFTER_SECONDS);
+  // Every 503 says when to come back; one that already says (the hashing gate's) keeps its own.
+  if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', RETRY_AFTER_SECONDS);
 }
 
 function httpStatus(err: unknown): number {

@@ -5,6 +5,10 @@
  * server as production does, in its own process; the refresh command count runs the server
  * in this process to watch its MongoDB traffic. Exits non-zero if any target is missed.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
 import { startMongo } from '../src/db/embedded.js';
 import { measurePasswordHashing } from './password.js';
 import { productionSecrets } from './production-server.js';
@@ -12,6 +16,7 @@ import { measureRefresh } from './refresh.js';
 import { databaseUri, type Section } from './report.js';
 import { measureSignIns } from './signin.js';
 import { measureStartup } from './startup.js';
+import { measureThroughput, MIN_RATIO } from './throughput.js';
 
 async function main(): Promise<void> {
   const mongo = await startMongo(process.env.MONGODB_URI, { dbName: 'oidc_bench', log: (msg) => console.log(msg) });
@@ -28,12 +33,28 @@ async function main(): Promise<void> {
     report(await measureSignIns(databaseUri(mongo.uri, `${run}_signin`), secrets));
     console.log(await measurePasswordHashing());
     report(await measureRefresh(databaseUri(mongo.uri, `${run}_refresh`)));
+    report(await instrumentationCost(databaseUri(mongo.uri, `${run}_throughput`)));
   } finally {
     await mongo.stop();
   }
   if (failures.length > 0) {
     console.error(`\nTARGETS MISSED:\n${failures.map((f) => `  ${f}`).join('\n')}`);
     process.exitCode = 1;
+  }
+}
+
+/** Our server (metrics and logs on) against bare oidc-provider on the hot path. */
+async function instrumentationCost(mongoUri: string): Promise<Section> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'oidc-bench-'));
+  try {
+    const result = await measureThroughput({ mongoUri, dataDir });
+    const lines = [
+      `client_credentials → JWT access token: ours ${result.ours.toFixed(0)} req/s, bare oidc-provider ${result.bare.toFixed(0)} req/s, ratio ${result.ratio.toFixed(3)} (target ≥ ${MIN_RATIO})`,
+    ];
+    if (result.cpu) lines.push(`  server CPU per token: ours ${result.cpu.ours.toFixed(0)} µs, bare ${result.cpu.bare.toFixed(0)} µs`);
+    return { lines, failures: result.ratio < MIN_RATIO ? [`instrumentation too costly: ratio ${result.ratio.toFixed(3)} < ${MIN_RATIO}`] : [] };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
   }
 }
 

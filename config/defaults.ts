@@ -119,6 +119,20 @@ export const defaults = {
     /** Shortest cookie key and admin client secret accepted (npm run secrets prints 43 characters). */
     minSecretLength: 32,
   },
+  operations: {
+    /** Prometheus scrapes this port, never the public issuer's (0 = any free port). */
+    metricsPort: 9464,
+    logLevel: 'info',
+    /** Every MongoDB operation, server selection included, gives up after this long, so a
+     * request fails fast (503) when the database is down or partitioned. */
+    databaseTimeoutMs: 750,
+    /** /health/ready answers within this (plus a little) whatever the database does. */
+    readinessTimeoutMs: 500,
+    /** What a 503 tells clients to wait before retrying. */
+    retryAfterSeconds: 5,
+    /** SIGTERM: in-flight requests get this long to finish before connections are cut. */
+    shutdownGraceMs: 10_000,
+  },
   development: {
     adminClientId: 'admin',
     adminClientSecret: 'dev-admin-secret-change-me',

@@ -6,34 +6,43 @@ import { loadSettings, SettingsError } from './config/settings.js';
 import { connectDatabase } from './db/connection.js';
 import { openMongo } from './db/mongo-server.js';
 import { seedDevelopment } from './development/seed.js';
+import { createLogger } from './observability/logger.js';
+import { startMetricsServer } from './observability/metrics-server.js';
 import { createServer } from './server.js';
+import { drainOnSignals } from './shutdown.js';
 
 async function main(): Promise<void> {
   const settings = loadSettings();
+  const { operations } = settings;
+  const logger = await createLogger({ level: operations.logLevel, pretty: (process.env.NODE_ENV ?? 'development') === 'development' });
   const mongo = await openMongo(settings.mongodbUri, {
     dataDir: path.join(settings.dataDir),
     dbName: 'oidc',
-    log: (msg: string) => console.warn(msg),
+    log: (msg: string) => logger.warn(msg),
   });
-  const connection = await connectDatabase(mongo.uri);
-  const { app, store, accounts, keyRing } = await createServer(settings, await loadKeySources(settings), connection);
+  const connection = await connectDatabase(mongo.uri, operations.databaseTimeoutMs);
+  const { app, store, accounts, keyRing, mailer, metrics, readiness } = await createServer(
+    settings, await loadKeySources(settings), connection, { logger },
+  );
 
+  const metricsServer = await startMetricsServer(metrics, operations.metricsPort);
   const server = app.listen(settings.port);
   await once(server, 'listening');
-  console.log(`OpenID Provider ${settings.issuer} listening on port ${settings.port} (MongoDB: ${mongo.kind})`);
-  console.log(`  discovery: ${settings.issuer}/.well-known/openid-configuration`);
+  drainOnSignals({
+    server, readiness, logger, graceMs: operations.shutdownGraceMs,
+    async release() {
+      keyRing.stop();
+      await mailer.close();
+      await metricsServer.close();
+      await connection.close();
+      await mongo.stop();
+    },
+  });
+  logger.info(`OpenID Provider ${settings.issuer} listening on port ${settings.port} (MongoDB: ${mongo.kind}); metrics on port ${metricsServer.port}`);
+  logger.info(`discovery: ${settings.issuer}/.well-known/openid-configuration`);
+  logger.flush();
+  // Plain text on purpose: a newcomer reads it; it is never printed in production.
   if (!settings.production) console.log(await seedDevelopment(store, accounts, settings));
-
-  const shutdown = async () => {
-    server.close();
-    server.closeAllConnections();
-    keyRing.stop();
-    await connection.close();
-    await mongo.stop();
-    process.exit(0);
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
 }
 
 main().catch((err: unknown) => {

@@ -11,7 +11,7 @@ import { accountModel, ensureUniqueEmails } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
-import { healthRoutes } from './http/health.js';
+import { healthRoutes, Readiness } from './http/health.js';
 import { EmailGate } from './interactions/email-gate.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { loginLinks, signUpRoutes } from './interactions/signup.js';
@@ -40,6 +40,10 @@ import { resourceCatalog } from './oidc/resources.js';
 import { revocationResponses } from './oidc/revocation.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { CutOffs } from './revocation/cutoff.js';
+import { instrumentDatabase, instrumentProvider } from './observability/instrument.js';
+import { silentLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { nameRoute, requestObserver } from './observability/requests.js';
 import { SecurityEvents } from './security/events.js';
 import { LoginThrottle } from './security/login-throttle.js';
 
@@ -52,10 +56,22 @@ export interface ServerParts {
   store: ArtifactStore;
   events: SecurityEvents;
   mailer: Mailer;
+  metrics: Metrics;
+  /** Turns /health/ready to 503 when shutdown begins. */
+  readiness: Readiness;
+}
+
+export interface Observability {
+  /** Request and security-event lines; silent unless given (tests, bench). */
+  logger?: Logger;
 }
 
 /** Composes the provider, our pages and the admin API over one database connection. */
-export async function createServer(settings: Settings, keySources: KeySources, connection: Connection): Promise<ServerParts> {
+export async function createServer(
+  settings: Settings, keySources: KeySources, connection: Connection, { logger = silentLogger }: Observability = {},
+): Promise<ServerParts> {
+  const metrics = new Metrics();
+  instrumentDatabase(connection, metrics);
   const store = new ArtifactStore(connection);
   await store.ensureIndexes(ALL_MODELS);
   const model = accountModel(connection);
@@ -64,17 +80,17 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   const cutOffs = new CutOffs(model);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
-  const events = new SecurityEvents(eventModel);
+  const events = new SecurityEvents(eventModel, { logger, count: (type, detail) => metrics.securityEvent(type, detail) });
   const throttle = new LoginThrottle(connection, settings.loginThrottle);
   await throttle.ensureIndexes();
-  await ensureUniqueEmails(model, (line) => console.warn(line));
+  await ensureUniqueEmails(model, (line) => logger.warn(line));
   const tokens = new OneTimeTokens(connection);
   await tokens.ensureIndexes();
   const limits = new RateLimits(connection);
   await limits.ensureIndexes();
   const mailer = new Mailer({
     smtpUrl: settings.mail.smtpUrl, from: settings.mail.from,
-    outboxDir: path.join(settings.dataDir, 'outbox'), log: (line) => console.log(line),
+    outboxDir: path.join(settings.dataDir, 'outbox'), log: (line) => logger.info(line),
   });
   const resources = resourceCatalog(settings);
   const devices = new Devices(connection, settings.ttl.session);
@@ -83,7 +99,7 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   const accountCenterApp = accountCenterClient(settings);
 
   const keyRing = await KeyRing.open({
-    collection: keySetCollection(connection), sealer: new KeySealer(keySources.encryptionKey), timing: keyTiming(settings), events,
+    collection: keySetCollection(connection), sealer: new KeySealer(keySources.encryptionKey), timing: keyTiming(settings), events, warn: (message) => logger.warn(message),
   }, keySources);
   const adapter = adapterFactory(store, { settings, events, cutOffs });
   const providers = new ProviderHost((keys: KeyMaterial) => {
@@ -91,6 +107,7 @@ export async function createServer(settings: Settings, keySources: KeySources, c
       settings, keys, adapter, accounts, resources, staticClients: [adminClient(settings), accountCenterApp],
     }));
     auditRefreshFamilies(provider, events);
+    instrumentProvider(provider, metrics, logger);
     deviceTracking.attach(provider);
     provider.proxy = settings.trustProxy;
     return provider;
@@ -109,12 +126,14 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   });
   keyRing.start();
 
+  const readiness = new Readiness();
+  app.use(requestObserver({ logger, metrics, trustProxy: settings.trustProxy }));
   app.use(errorBoundary);
-  app.use(healthRoutes(connection));
+  app.use(healthRoutes(connection, readiness));
   app.use(stylesheet());
   const users = new AccountAdmin(accounts);
   const selfService: SelfServiceDeps = {
-    settings, providers, store, events, cutOffs, accounts, users, tokens, limits, mailer, log: (line) => console.warn(line),
+    settings, providers, store, events, cutOffs, accounts, users, tokens, limits, mailer, log: (line) => logger.warn(line),
   };
   const emailGate = new EmailGate(providers, selfService);
   app.use(signUpRoutes(providers, selfService).routes());
@@ -123,6 +142,7 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   app.use(interactionRoutes(providers, accounts, throttle, events, {
     loginLinks: (uid) => loginLinks(selfService, uid),
     beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
+    observeSignIn: (outcome) => metrics.signIns.inc({ outcome }),
   }).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
   app.use(adminApi({
@@ -138,11 +158,11 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   app.use(jwksCaching(settings.keys.jwksMaxAge));
   app.use(deviceTracking.middleware);
   app.use(providers.middleware);
-  return { app, providers, keyRing, accounts, store, events, mailer };
+  return { app, providers, keyRing, accounts, store, events, mailer, metrics, readiness };
 }
 
 /** The operator's client: client_credentials only. */
-function adminClient(settings: Settings): ClientMetadata {
+export function adminClient(settings: Settings): ClientMetadata {
   return {
     client_id: settings.admin.clientId,
     client_secret: settings.admin.clientSecret,
@@ -161,6 +181,7 @@ function stylesheet(): Koa.Middleware {
   let css: Promise<string> | undefined;
   return async (ctx, next) => {
     if (ctx.path !== '/assets/style.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    nameRoute(ctx, ctx.path);
     css ??= readFile(file, 'utf8');
     ctx.type = 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');

@@ -3,6 +3,7 @@ import type { Context, Middleware, Next } from 'koa';
 import type { z } from 'zod';
 
 import { defaults } from '../../config/defaults.js';
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTION } from '../db/unavailable.js';
 
 /** An admin API failure with its HTTP status and OAuth-style error code. */
 export class AdminError extends Error {
@@ -28,7 +29,7 @@ export async function adminErrors(ctx: Context, next: Next): Promise<void> {
     await next();
   } catch (err) {
     const failure = toAdminError(err);
-    if (failure.status >= 500) console.error(`[admin] ${ctx.method} ${ctx.path}:`, err);
+    if (failure.status >= 500 && failure.status !== 503) ctx.state.error = err;
     ctx.status = failure.status;
     ctx.set(failure.headers);
     ctx.body = { error: failure.code, error_description: failure.message };
@@ -37,6 +38,9 @@ export async function adminErrors(ctx: Context, next: Next): Promise<void> {
 
 function toAdminError(err: unknown): AdminError {
   if (err instanceof AdminError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return new AdminError(503, 'temporarily_unavailable', UNAVAILABLE_DESCRIPTION, { 'Retry-After': RETRY_AFTER_SECONDS });
+  }
   const status = (err as { status?: unknown }).status;
   // Thrown by the body parser (raw-body / co-body); their messages carry no request data.
   if (status === 413) return new AdminError(413, 'request_too_large', `request body exceeds ${defaults.limits.bodyBytes} bytes`);

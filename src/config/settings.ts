@@ -74,6 +74,10 @@ const envSchema = z.object({
   LOGIN_LOCKOUT_WAIT_INCREMENT: seconds(defaults.loginThrottle.waitIncrementSeconds),
   LOGIN_LOCKOUT_MAX_WAIT: seconds(defaults.loginThrottle.maxWaitSeconds),
   LOGIN_FAILURE_RESET: seconds(defaults.loginThrottle.failureResetSeconds),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(defaults.operations.metricsPort),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaults.operations.logLevel),
+  DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(defaults.operations.databaseTimeoutMs),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(defaults.operations.shutdownGraceMs),
 });
 
 export interface Settings {
@@ -117,6 +121,8 @@ export interface Settings {
   demo: { appUrl: string; apiUrl: string };
   password: PasswordSettings;
   loginThrottle: ThrottleSettings;
+  /** Metrics listener, logs, database timeouts and shutdown (README, "Operations"). */
+  operations: { metricsPort: number; logLevel: LogLevel; databaseTimeoutMs: number; shutdownGraceMs: number };
 }
 
 export interface PasswordSettings {
@@ -131,6 +137,8 @@ export interface ThrottleSettings {
   maxWaitSeconds: number;
   failureResetSeconds: number;
 }
+
+export type LogLevel = z.infer<typeof envSchema>['LOG_LEVEL'];
 
 /** Reads and validates the environment; throws SettingsError naming the first bad variable. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -191,6 +199,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       waitIncrementSeconds: e.LOGIN_LOCKOUT_WAIT_INCREMENT,
       maxWaitSeconds: e.LOGIN_LOCKOUT_MAX_WAIT,
       failureResetSeconds: e.LOGIN_FAILURE_RESET,
+    },
+    operations: {
+      metricsPort: e.METRICS_PORT,
+      logLevel: e.LOG_LEVEL,
+      databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     },
   };
   if (settings.password.argon2.memoryKiB < 8 * settings.password.argon2.parallelism) {

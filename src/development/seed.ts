@@ -27,10 +27,16 @@ export async function seedDevelopment(store: ArtifactStore, accounts: Accounts, 
     'Development seed (not created in production):',
     `  demo user:    ${demoUser.username} / ${demoUser.password}`,
     `  demo client:  ${demoClient.client_id} / ${demoClient.client_secret}  (the example app at ${settings.demo.appUrl})`,
-    `  admin client: ${settings.admin.clientId} / ${settings.admin.clientSecret}  (client_credentials, scope=admin)`,
+    `  admin client: ${settings.admin.clientId} / ${adminSecretShown(settings)}  (client_credentials, scope=admin)`,
     `  try it:       ${settings.demo.appUrl}  (the example app; \`npm run demo\` runs it beside the provider)`,
     `  your account: ${settings.issuer}/account  (connected apps, devices, password: sign in as the demo user)`,
   ].join('\n');
+}
+
+/** The well-known development secret is printed; a secret the operator chose never is. */
+function adminSecretShown(settings: Settings): string {
+  const secret = settings.admin.clientSecret;
+  return secret === defaults.development.adminClientSecret ? secret : '(ADMIN_CLIENT_SECRET)';
 }
 
 /**

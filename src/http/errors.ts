@@ -1,24 +1,31 @@
 import type { Context, Next } from 'koa';
 
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTION } from '../db/unavailable.js';
+
 /**
  * Last line of defence for our own routes (oidc-provider handles its own): a client error
- * keeps its status and message, anything else becomes a bare 500 with no stack trace;
- * the operator's log gets the error, never request bodies or tokens.
+ * keeps its status and message, a database outage is a 503, anything else becomes a bare
+ * 500 with no stack trace; the request's log line gets the error, never bodies or tokens.
+ * Every 503 that passes here, ours or oidc-provider's, tells the client when to retry.
  */
 export async function errorBoundary(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
   } catch (err) {
-    const status = httpStatus(err);
+    const status = isDatabaseUnavailable(err) ? 503 : httpStatus(err);
     const expose = status < 500;
     ctx.status = status;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
-      error: expose ? errorCode(status) : 'server_error',
-      error_description: expose && err instanceof Error ? err.message : 'unexpected server error',
-    };
-    if (!expose) console.error(`[server_error] ${ctx.method} ${ctx.path}:`, err);
+    ctx.body = status === 503
+      ? { error: 'temporarily_unavailable', error_description: UNAVAILABLE_DESCRIPTION }
+      : {
+        error: expose ? errorCode(status) : 'server_error',
+        error_description: expose && err instanceof Error ? err.message : 'unexpected server error',
+      };
+    if (!expose) ctx.state.error = err;
   }
+  // Every 503 says when to come back; one that already says (the hashing gate's) keeps its own.
+  if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', RETRY_AFTER_SECONDS);
 }
 
 function httpStatus(err: unknown): number {

@@ -7,10 +7,12 @@ import { z } from 'zod';
 
 import { scopeDescriptions } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
+import { asDatabaseUnavailable } from '../db/unavailable.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
 import { signInSecond } from '../revocation/cutoff.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
+import type { SignInOutcome } from '../observability/metrics.js';
 import type { SecurityEvents } from '../security/events.js';
 import { checkCredentials } from '../security/credential-check.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
@@ -32,6 +34,8 @@ export interface InteractionHooks {
   loginLinks(uid: string): Record<string, string | undefined>;
   /** Shows a page that must come before consent instead of it; true if it did. */
   beforeConsent(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<boolean>;
+  /** Told the outcome of every password sign-in attempt (the sign-in metrics). */
+  observeSignIn?(outcome: SignInOutcome): void;
 }
 
 /** The login and consent pages that oidc-provider sends users to. */
@@ -39,6 +43,7 @@ export function interactionRoutes(
   providers: ProviderSource, accounts: Accounts, throttle: LoginThrottle, events: SecurityEvents, hooks: InteractionHooks,
 ): Router {
   const router = new Router({ prefix: '/interaction' });
+  const observeSignIn = (outcome: SignInOutcome) => hooks.observeSignIn?.(outcome);
   const form = bodyParser({ enableTypes: ['form'], formLimit: `${defaults.limits.bodyBytes}b`, encoding: 'utf-8' });
 
   router.use(renderInteractionErrors);
@@ -62,19 +67,27 @@ export function interactionRoutes(
     const client = await provider.Client.find(String(details.params.client_id));
     const clientName = client?.clientName ?? String(details.params.client_id);
     const input = loginForm.safeParse(ctx.request.body);
-    if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+    if (!input.success) {
+      observeSignIn('failed');
+      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+    }
 
     const { login, password } = input.data;
     const check = await checkCredentials({ accounts, throttle, events }, login, password, { ip: ctx.ip, userAgent: ctx.get('user-agent') });
     if (check.outcome === 'locked' || check.outcome === 'busy') {
       // Same page and message for every username, existing or not.
+      if (check.outcome === 'locked') observeSignIn('locked_out');
       ctx.set('Retry-After', String(check.retryAfterSeconds));
       return check.outcome === 'locked'
         ? showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login)
         : showLogin(ctx, details.uid, clientName, BUSY, 503, login);
     }
-    if (check.outcome === 'invalid') return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
+    if (check.outcome === 'invalid') {
+      observeSignIn('failed');
+      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
+    }
     const { account } = check;
+    observeSignIn('succeeded');
 
     const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: await signInSecond(account) } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
@@ -127,7 +140,9 @@ export async function renderInteractionErrors(ctx: Context, next: Next): Promise
   ctx.set('Cache-Control', 'no-store');
   try {
     await next();
-  } catch (err) {
+  } catch (caught) {
+    // A database outage gets the same page, as oidc-provider's `temporarily_unavailable` (503).
+    const err = asDatabaseUnavailable(caught);
     if (!(err instanceof errors.OIDCProviderError)) throw err;
     ctx.status = err.statusCode;
     await renderPage(ctx, 'error', { title: 'Something went wrong', error: err.error, errorDescription: err.error_description });

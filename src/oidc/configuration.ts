@@ -4,6 +4,7 @@ import { claimsByScope } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
+import { guardedDatabaseCall } from '../db/unavailable.js';
 import { renderPage } from '../http/render.js';
 import { loadExistingGrant } from '../account/first-party.js';
 import type { Accounts } from './accounts.js';
@@ -33,7 +34,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
   return {
     adapter: deps.adapter,
     clients: deps.staticClients,
-    findAccount: accounts.findAccount,
+    findAccount: (ctx, sub, token) => guardedDatabaseCall(async () => accounts.findAccount(ctx, sub, token)),
     loadExistingGrant: loadExistingGrant(settings),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },

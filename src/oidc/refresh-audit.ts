@@ -57,7 +57,7 @@ async function recordAll(events: SecurityEvents, entries: Entry[]): Promise<void
     try {
       await events.record(type, input);
     } catch (err) {
-      console.error(`[security_event] could not store ${type}:`, err instanceof Error ? err.message : err);
+      events.logger.error({ type, err: err instanceof Error ? err.message : String(err) }, 'security event not stored');
     }
   }
 }

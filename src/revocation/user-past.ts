@@ -182,7 +182,7 @@ async function notifyClients(deps: RevocationDeps, accountId: string, logouts: M
   const results = await Promise.allSettled(attempts);
   for (const result of results) {
     if (result.status === 'rejected') {
-      console.warn(`[admin] back-channel logout failed: ${(result.reason as Error).message}`);
+      deps.events.logger.warn({ err: (result.reason as Error).message }, 'back-channel logout failed');
     }
   }
   const failed = results.filter((r) => r.status === 'rejected').length;

@@ -1,4 +1,5 @@
 import type { SecurityEventModel, SecurityEventRecord, SecurityEventType } from '../db/models/security-event.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
 
 /** Where a request came from, as far as we can tell without trusting the body. */
 export interface RequestOrigin {
@@ -8,23 +9,40 @@ export interface RequestOrigin {
 
 export type SecurityEventInput = Omit<SecurityEventRecord, 'at' | 'type'>;
 
-/** Security events: stored in the `events` collection and written as one JSON log line. */
+export interface SecurityEventSinks {
+  /** One line per event (`msg: "security_event"`), at warn. */
+  logger?: Logger;
+  /** Counts the events that are also metrics. */
+  count?: (type: SecurityEventType, detail?: Record<string, unknown>) => void;
+}
+
+/** Security events: stored in the `events` collection, logged, and counted. */
 export class SecurityEvents {
   readonly #model: SecurityEventModel;
-  readonly #log: (line: string) => void;
+  readonly #logger: Logger;
+  readonly #count: NonNullable<SecurityEventSinks['count']>;
 
-  constructor(model: SecurityEventModel, log: (line: string) => void = (line) => console.log(line)) {
+  constructor(model: SecurityEventModel, sinks: SecurityEventSinks = {}) {
     this.#model = model;
-    this.#log = log;
+    this.#logger = sinks.logger ?? silentLogger;
+    this.#count = sinks.count ?? (() => {});
   }
 
   get model(): SecurityEventModel {
     return this.#model;
   }
 
+  /** Logs what failed to be stored: emitter listeners cannot throw into the request. */
+  get logger(): Logger {
+    return this.#logger;
+  }
+
   async record(type: SecurityEventType, input: SecurityEventInput): Promise<void> {
     const event: SecurityEventRecord = { at: new Date(), type, ...input };
-    this.#log(JSON.stringify({ level: 'warn', msg: 'security_event', ...event }));
+    this.#logger.warn({ type, ...input }, 'security_event');
+    // Rare and what an operator watches for: written at once, not with the next buffer.
+    this.#logger.flush();
+    this.#count(type, input.detail);
     await this.#model.create(event);
   }
 }

@@ -81,7 +81,7 @@ describe('apps that require a verified email', () => {
 
 describe('settings for sign-up and reset', () => {
   const production = {
-    NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/x', JWKS_FILE: '/k.json', COOKIE_KEYS: 'k'.repeat(40),
+    NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/x', KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64url'), COOKIE_KEYS: 'k'.repeat(40),
     ADMIN_CLIENT_ID: 'admin', ADMIN_CLIENT_SECRET: 's'.repeat(40), ISSUER: 'https://id.example',
   };
   it('open registration and reset in development; closed registration and no reset in production without SMTP', () => {

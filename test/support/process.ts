@@ -25,6 +25,10 @@ export interface ServerProcess {
   output(): string;
   /** SIGTERM (main.ts shuts down cleanly), SIGKILL if it lingers; resolves once it exited. */
   stop(): Promise<void>;
+  /** Sends a signal and returns at once (stop() still cleans up). */
+  signal(name: NodeJS.Signals): void;
+  /** Resolves with the exit code (null if killed by a signal) once the process exited. */
+  exited: Promise<number | null>;
 }
 
 /** Development mode seeds demo data after listening; wait for it when a second instance
@@ -47,7 +51,7 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
   const append = (chunk: string) => { output += chunk; };
   child.stdout!.setEncoding('utf8').on('data', append);
   child.stderr!.setEncoding('utf8').on('data', append);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   try {
     await ready(child, options.ready ?? /listening on port \d+/, () => output);
@@ -59,6 +63,8 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
     issuer,
     port,
     output: () => output,
+    exited,
+    signal: (name) => { child.kill(name); },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

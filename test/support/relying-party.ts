@@ -120,3 +120,15 @@ export async function createUser(
   const record = await server.accounts.create({ username, password, name, email, emailVerified: true });
   return { username, password, sub: record._id, name, email };
 }
+
+/** An authorization request left at the login form; its interaction lives in MongoDB. */
+export async function openLoginForm(rp: RegisteredClient, agent = new UserAgent()): Promise<{ agent: UserAgent; uid: string; url: string }> {
+  const url = client.buildAuthorizationUrl(rp.config, {
+    redirect_uri: rp.redirectUri, scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+  });
+  const step = await agent.follow(url, rp.redirectUri);
+  const uid = /\/interaction\/([\w-]+)\//.exec(await step.res.text())?.[1];
+  if (!uid) throw new Error(`no login form at ${step.url}`);
+  return { agent, uid, url: step.url };
+}

@@ -13,7 +13,7 @@ import { createServer, type ServerParts } from '../../src/server.js';
  * (still memory-hard, below the production floor NODE_ENV=test allows) so suites that create
  * many users stay quick. */
 export const TEST_ENV = {
-  NODE_ENV: 'test', PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_ITERATIONS: '1',
+  NODE_ENV: 'test', PASSWORD_ARGON2_MEMORY_KIB: '1024', PASSWORD_ARGON2_ITERATIONS: '1', METRICS_PORT: '0',
 } as const;
 
 export interface TestServer extends ServerParts {

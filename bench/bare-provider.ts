@@ -1,0 +1,37 @@
+/**
+ * Bare oidc-provider for the throughput comparison (bench/throughput.ts): no Koa app, no
+ * MongoDB, no metrics, no logs; configured to issue the same client_credentials JWT as our
+ * server (same admin client, keys, resource indicator, algorithm and lifetime).
+ */
+import Provider, { type Configuration } from 'oidc-provider';
+
+import { defaults } from '../config/defaults.js';
+import { loadSettings } from '../src/config/settings.js';
+import { freshPrivateJwk } from '../src/keys/minting.js';
+import { resourceCatalog } from '../src/oidc/resources.js';
+import { adminClient } from '../src/server.js';
+
+const settings = loadSettings();
+// The same kind of keys ours signs with (one signing key of the configured algorithm).
+const signingKey = await freshPrivateJwk(settings.signingAlg);
+const cookieKey = await freshPrivateJwk('cookie');
+const resources = resourceCatalog(settings);
+const provider = new Provider(settings.issuer, {
+  clients: [adminClient(settings)],
+  jwks: { keys: [signingKey] } as Configuration['jwks'],
+  cookies: { keys: [cookieKey.k!] },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: resources.defaultResource,
+      getResourceServerInfo: resources.getResourceServerInfo,
+      useGrantedResource: () => true,
+    },
+  } as Configuration['features'],
+  ttl: { ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? defaults.ttl.clientCredentials },
+});
+provider.listen(settings.port, () => console.log(`bare oidc-provider listening on port ${settings.port}`));
+// A clean exit, so `--cpu-prof` (BENCH_CPU_PROF) writes its profile.
+process.once('SIGTERM', () => process.exit(0));

@@ -1,0 +1,128 @@
+/**
+ * client_credentials → JWT access token throughput of our server (metrics and logs on, at
+ * info) against bare oidc-provider issuing the same token, each in its own process, under
+ * the same bounded load: CONCURRENCY keep-alive loops for SECONDS each. Short rounds,
+ * alternated, so background load on a shared machine falls on both alike; the CPU time
+ * each server spent per token (from /proc) is printed too, as the contention-free view.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { open, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { defaults } from '../config/defaults.js';
+import { freePort } from '../src/db/embedded.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+/** None when profiling, so each profile covers exactly the measured requests. */
+const WARMUP_SECONDS = process.env.BENCH_CPU_PROF ? 0 : 2;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
+/** The issue's bar: instrumentation may cost at most 5 %. */
+export const MIN_RATIO = 0.95;
+/** Linux's USER_HZ for /proc times. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export interface ThroughputResult {
+  /** Tokens per second. */
+  ours: number;
+  bare: number;
+  ratio: number;
+  /** Server CPU time per token, µs (undefined without /proc). */
+  cpu?: { ours: number; bare: number };
+}
+
+interface Target {
+  name: 'ours' | 'bare';
+  port: number;
+  child: ChildProcess;
+}
+
+export async function measureThroughput(options: { mongoUri: string; dataDir: string }): Promise<ThroughputResult> {
+  const issuer = `http://127.0.0.1:${defaults.port}`;
+  const common = { NODE_ENV: 'test', ISSUER: issuer, DATA_DIR: options.dataDir, MONGODB_URI: options.mongoUri };
+  const ours = await launch('ours', 'src/main.ts', { ...common, LOG_LEVEL: 'info', METRICS_PORT: '0' });
+  const bare = await launch('bare', 'bench/bare-provider.ts', common);
+  try {
+    const totals = { ours: 0, bare: 0 };
+    const cpu = { ours: 0, bare: 0 };
+    for (const target of [ours, bare]) await load(target.port, WARMUP_SECONDS);
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (const target of round % 2 === 0 ? [bare, ours] : [ours, bare]) {
+        const before = await cpuMicros(target.child.pid!);
+        totals[target.name] += await load(target.port, SECONDS);
+        cpu[target.name] += (await cpuMicros(target.child.pid!)) - before;
+      }
+    }
+    const perSecond = (n: number) => n / (ROUNDS * SECONDS);
+    return {
+      ours: perSecond(totals.ours), bare: perSecond(totals.bare), ratio: totals.ours / totals.bare,
+      ...(Number.isNaN(cpu.ours) ? {} : { cpu: { ours: cpu.ours / totals.ours, bare: cpu.bare / totals.bare } }),
+    };
+  } finally {
+    ours.child.kill('SIGTERM');
+    bare.child.kill('SIGTERM');
+  }
+}
+
+/** User + system CPU time of a process so far, µs (NaN where /proc is absent). */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return Number.NaN;
+  // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND) * 1e6;
+}
+
+/** Starts a server process; its stdout (our request log) goes to /dev/null, as a log shipper would take it. */
+async function launch(name: Target['name'], script: string, env: Record<string, string>): Promise<Target> {
+  const port = await freePort();
+  const sink = await open('/dev/null', 'w');
+  const child = spawn(process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-name=${name}.cpuprofile`] : []), '--import', 'tsx', script], {
+    cwd: repoRoot, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', sink.fd, 'inherit'],
+  });
+  child.once('exit', () => void sink.close());
+  for (let tries = 0; tries < 240; tries += 1) {
+    if (child.exitCode !== null) throw new Error(`${name} server exited before answering`);
+    const up = await issue(port).then((status) => status === 200, () => false);
+    if (up) return { name, port, child };
+    await sleep(250);
+  }
+  throw new Error(`${name} server did not answer within a minute`);
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const body = 'grant_type=client_credentials&scope=admin';
+const authorization = `Basic ${Buffer.from(`${defaults.development.adminClientId}:${defaults.development.adminClientSecret}`).toString('base64')}`;
+
+/** One token request; resolves to the status once the whole response was read. */
+function issue(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1', port, path: '/token', method: 'POST', agent,
+      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
+    }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', reject);
+    req.end(body);
+  });
+}
+
+/** CONCURRENCY loops for `seconds`; returns how many tokens were issued. Any failure aborts. */
+async function load(port: number, seconds: number): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  let issued = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (performance.now() < deadline) {
+      const status = await issue(port);
+      if (status !== 200) throw new Error(`token request answered ${status}`);
+      issued += 1;
+    }
+  }));
+  return issued;
+}

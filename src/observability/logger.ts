@@ -1,0 +1,52 @@
+import pino, { type Logger } from 'pino';
+
+import type { LogLevel } from '../config/settings.js';
+
+export type { Logger };
+
+/** Log lines are buffered and written synchronously in chunks of this size (flushed on
+ * exit). Profiled with `npm run bench`: one write per request line, or asynchronous writes
+ * through libuv's thread pool, cost more than all the rest of the instrumentation. */
+const WRITE_CHUNK_BYTES = 8 * 1024;
+const FLUSH_INTERVAL_MS = 250;
+
+export interface LoggerOptions {
+  level: LogLevel;
+  /** Human-readable lines (pino-pretty, a devDependency) instead of JSON. */
+  pretty: boolean;
+}
+
+/**
+ * The process's one logger: JSON lines on stdout (pino), ISO time. In development it
+ * pretty-prints if pino-pretty is installed; production images omit it and log JSON.
+ * No redaction pass (it cost more per line than the line itself): callers log ids and
+ * route templates only, never request bodies, headers, URLs or token objects, and
+ * test/operations/observability.test.ts checks every line of a full flow for secrets.
+ */
+export async function createLogger({ level, pretty }: LoggerOptions): Promise<Logger> {
+  const options = {
+    level,
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  if (!pretty) return buffered(pino(options, pino.destination({ dest: 1, sync: true, minLength: WRITE_CHUNK_BYTES })));
+  try {
+    const { default: prettyStream } = await import('pino-pretty');
+    return pino(options, prettyStream({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  } catch (err) {
+    // Expected without devDependencies (production image): fall back to JSON.
+    if ((err as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    return buffered(pino(options, pino.destination({ dest: 1, sync: true, minLength: WRITE_CHUNK_BYTES })));
+  }
+}
+
+/** A quiet moment still shows its last lines within FLUSH_INTERVAL_MS; pino flushes
+ * synchronously on exit. */
+function buffered(logger: Logger): Logger {
+  setInterval(() => logger.flush(), FLUSH_INTERVAL_MS).unref();
+  return logger;
+}
+
+/** For servers composed in tests and the bench when nobody reads the output. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -40,7 +40,7 @@ export class DeviceTracking {
   attach(provider: Provider): void {
     provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
       this.#pending.set(ctx as unknown as Context, this.#devices.seen(ctx, this.#events).catch((err: unknown) => {
-        console.error('[account] could not record the device of a sign-in:', err);
+        this.#events.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'could not record the device of a sign-in');
       }));
     });
   }

@@ -68,5 +68,5 @@ function noteFailure(deps: CredentialCheckDeps, login: string, lockedOut: boolea
     if (!account) return;
     await deps.events.record('login.failed', { accountId: account._id, ip: origin.ip, userAgent: origin.userAgent, detail: { locked_out: lockedOut } });
   };
-  note().catch((err: unknown) => console.error('[security_event] could not store login.failed:', err instanceof Error ? err.message : err));
+  note().catch((err: unknown) => deps.events.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'could not store login.failed'));
 }

@@ -54,6 +54,7 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
 
     const { login, password } = input.data;
     const network = clientNetwork(ctx.ip);
+    if (accounts.passwordChecks.refuses(network)) return showBusy(ctx, details.uid, clientName, login);
     const reservation = await throttle.reserve(login, network);
     if (!reservation.allowed) {
       // Same page and message for every username, existing or not.
@@ -67,8 +68,7 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
     } catch (err) {
       await attempt.abandoned();
       if (!(err instanceof HashGateFull)) throw err;
-      ctx.set('Retry-After', String(defaults.hashGate.retryAfterSeconds));
-      return showLogin(ctx, details.uid, clientName, BUSY, 503, login);
+      return showBusy(ctx, details.uid, clientName, login);
     }
     if (!account) {
       const lockouts = await attempt.failed();
@@ -111,6 +111,12 @@ function showLogin(ctx: Context, uid: string, clientName: string, error?: string
     title: 'Sign in', uid, clientName, error, login,
     action: `/interaction/${uid}/login`, abortUrl: `/interaction/${uid}/abort`,
   });
+}
+
+/** Password hashing is at capacity: the form again, and when to retry (load shed, nothing checked). */
+function showBusy(ctx: Context, uid: string, clientName: string, login: string) {
+  ctx.set('Retry-After', String(defaults.hashGate.retryAfterSeconds));
+  return showLogin(ctx, uid, clientName, BUSY, 503, login);
 }
 
 function consentView(uid: string, clientName: string, clientUri: string | undefined, prompt: PromptDetail) {

@@ -1,7 +1,8 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { errors, type InteractionResults, type PromptDetail } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import { errors, type InteractionResults, type PromptDetail, type UnknownObject } from 'oidc-provider';
 import { z } from 'zod';
 
 import { scopeDescriptions } from '../../config/claims.js';
@@ -47,20 +48,23 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
     const { provider } = providers;
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') throw new errors.InvalidRequest('this interaction does not expect a login');
-    const client = await provider.Client.find(String(details.params.client_id));
-    const clientName = client?.clientName ?? String(details.params.client_id);
+    // The form again, with a message. Only then is the client's name looked up: a sign-in
+    // that succeeds never needs it.
+    const again = async (error: string, status: number, login?: string, retryAfterSeconds?: number) => {
+      if (retryAfterSeconds !== undefined) ctx.set('Retry-After', String(retryAfterSeconds));
+      return showLogin(ctx, details.uid, await clientNameOf(provider, details.params), error, status, login);
+    };
     const input = loginForm.safeParse(ctx.request.body);
-    if (!input.success) return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+    if (!input.success) return again(FAILED_LOGIN, 400);
 
     const { login, password } = input.data;
     const network = clientNetwork(ctx.ip);
-    if (accounts.passwordChecks.refuses(network)) return showBusy(ctx, details.uid, clientName, login);
+    // Load shed: nothing reserved, nothing checked.
+    const busy = () => again(BUSY, 503, login, defaults.hashGate.retryAfterSeconds);
+    if (accounts.passwordChecks.refuses(network)) return busy();
     const reservation = await throttle.reserve(login, network);
-    if (!reservation.allowed) {
-      // Same page and message for every username, existing or not.
-      ctx.set('Retry-After', String(reservation.retryAfterSeconds));
-      return showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login);
-    }
+    // Same page and message for every username, existing or not.
+    if (!reservation.allowed) return again(LOCKED_OUT, 429, login, reservation.retryAfterSeconds);
     const { attempt } = reservation;
     let account;
     try {
@@ -68,7 +72,7 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
     } catch (err) {
       await attempt.abandoned();
       if (!(err instanceof HashGateFull)) throw err;
-      return showBusy(ctx, details.uid, clientName, login);
+      return busy();
     }
     if (!account) {
       const lockouts = await attempt.failed();
@@ -79,7 +83,7 @@ export function interactionRoutes(providers: ProviderSource, accounts: Accounts,
           detail: { ...lockout, ...(lockout.scope === 'user' ? { username: login } : {}) },
         });
       }
-      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
+      return again(FAILED_LOGIN, 401, login);
     }
     await attempt.succeeded();
 
@@ -113,10 +117,10 @@ function showLogin(ctx: Context, uid: string, clientName: string, error?: string
   });
 }
 
-/** Password hashing is at capacity: the form again, and when to retry (load shed, nothing checked). */
-function showBusy(ctx: Context, uid: string, clientName: string, login: string) {
-  ctx.set('Retry-After', String(defaults.hashGate.retryAfterSeconds));
-  return showLogin(ctx, uid, clientName, BUSY, 503, login);
+/** What the pages call the client: its registered name, else its id. */
+async function clientNameOf(provider: Provider, params: UnknownObject): Promise<string> {
+  const client = await provider.Client.find(String(params.client_id));
+  return client?.clientName ?? String(params.client_id);
 }
 
 function consentView(uid: string, clientName: string, clientUri: string | undefined, prompt: PromptDetail) {

@@ -12,6 +12,7 @@ import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { requestMemo } from './http/request-memo.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { adminApi } from './admin/router.js';
 import { KeyRing } from './keys/key-ring.js';
@@ -83,6 +84,7 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   });
   keyRing.start();
 
+  app.use(requestMemo());
   app.use(errorBoundary);
   app.use(healthRoutes(connection));
   app.use(stylesheet());

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { generateEncryptionKey } from '../src/config/keys.js';
@@ -36,8 +36,8 @@ export interface ProductionServer {
   readyMs: number;
   /** Current and peak resident set size of the server process, in bytes (Linux /proc). */
   memory(): Promise<{ rss: number; peak: number }>;
-  /** CPU time the server process has used so far (user + system), in seconds. */
-  cpuSeconds(): Promise<number>;
+  /** CPU time the server process has used so far (user + system), in seconds, by thread. */
+  cpu(): Promise<ServerCpu>;
   stop(): Promise<void>;
 }
 
@@ -77,7 +77,7 @@ export async function startProductionServer(mongoUri: string, secrets: Productio
     throw err;
   }
   const readyMs = performance.now() - started;
-  return { issuer, readyMs, memory: () => residentMemory(child.pid!), cpuSeconds: () => cpuSeconds(child.pid!), stop };
+  return { issuer, readyMs, memory: () => residentMemory(child.pid!), cpu: () => serverCpu(child.pid!), stop };
 }
 
 async function untilReady(issuer: string, hasExited: () => boolean, output: () => string): Promise<void> {
@@ -102,9 +102,29 @@ async function residentMemory(pid: number): Promise<{ rss: number; peak: number 
 /** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
 const TICKS_PER_SECOND = 100;
 
-/** utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+export interface ServerCpu {
+  /** The whole process, threads that have ended included. */
+  total: number;
+  /** The event loop: HTTP, oidc-provider, MongoDB driver, our code. */
+  main: number;
+  /** libuv's pool, where node:crypto runs the argon2id password checks. */
+  threadPool: number;
+}
+
+async function serverCpu(pid: number): Promise<ServerCpu> {
+  let main = 0;
+  let threadPool = 0;
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const [name, seconds] = await Promise.all([readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8'), cpuSeconds(`/proc/${pid}/task/${tid}/stat`)]);
+    if (tid === String(pid)) main = seconds;
+    else if (name.trim() === 'libuv-worker') threadPool += seconds;
+  }
+  return { total: await cpuSeconds(`/proc/${pid}/stat`), main, threadPool };
+}
+
+/** utime + stime of a process or thread, from its stat file (fields 14 and 15). */
+async function cpuSeconds(statFile: string): Promise<number> {
+  const stat = await readFile(statFile, 'utf8');
   // The command name (field 2) is parenthesised and may hold spaces: count from its end.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;

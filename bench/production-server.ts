@@ -1,5 +1,5 @@
 /**
- * The server as the image runs it: `node dist/src/main.js` with NODE_ENV=production, in its
+ * The server as the image runs it (the Dockerfile's CMD) with NODE_ENV=production, in its
  * own process, so its start time and memory are its own and not the load generator's.
  * Needs `npm run build` first (`npm run bench` does it).
  */
@@ -13,7 +13,7 @@ import { generateEncryptionKey } from '../src/config/keys.js';
 import { projectRoot } from '../src/config/paths.js';
 import { freePort } from '../src/db/embedded.js';
 
-const ENTRY = path.join(projectRoot, 'dist', 'src', 'main.js');
+const DOCKERFILE = path.join(projectRoot, 'Dockerfile');
 const READY_TIMEOUT_MS = 30_000;
 const POLL_MS = 10;
 
@@ -41,8 +41,20 @@ export interface ProductionServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The image's own command (the Dockerfile's exec-form CMD: `node`, its flags, the entry
+ * script), so what is measured is what ships, V8's heap settings included.
+ */
+export async function imageCommand(): Promise<{ nodeArgs: string[]; entry: string }> {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(await readFile(DOCKERFILE, 'utf8'))?.[1];
+  const argv = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (argv[0] !== 'node' || argv.length < 2) throw new Error(`expected CMD ["node", …, "<entry>"] in ${DOCKERFILE}`);
+  return { nodeArgs: argv.slice(1, -1), entry: path.join(projectRoot, argv.at(-1)!) };
+}
+
 export async function startProductionServer(mongoUri: string, secrets: ProductionSecrets): Promise<ProductionServer> {
-  if (!existsSync(ENTRY)) throw new Error(`${ENTRY} missing: run npm run build first`);
+  const { nodeArgs, entry } = await imageCommand();
+  if (!existsSync(entry)) throw new Error(`${entry} missing: run npm run build first`);
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   // A clean environment: the bench's own (tsx's loader in NODE_OPTIONS, npm's variables)
@@ -57,7 +69,7 @@ export async function startProductionServer(mongoUri: string, secrets: Productio
     ADMIN_CLIENT_ID: secrets.admin.clientId, ADMIN_CLIENT_SECRET: secrets.admin.clientSecret,
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [ENTRY], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });

@@ -26,4 +26,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # V8's heap under load (README, Benchmarks): a small young generation and a ceiling on the
 # old one keep it near what is live (~60 MB) instead of letting 100 concurrent sign-ins grow
 # it past 200 MB. npm run bench starts the server with this same command.
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=160", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "dist/src/main.js"]

@@ -10,6 +10,7 @@ import type { Settings } from './config/settings.js';
 import { accountModel } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
+import { cookieSigner } from './http/cookie-signer.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { requestMemo } from './http/request-memo.js';
@@ -77,10 +78,10 @@ export async function createServer(settings: Settings, keySources: KeySources, c
   // from the client and are spoofable (the sign-in throttle counts by ctx.ip).
   app.maxIpsCount = 1;
   // The mounted provider signs its cookies through this app's ctx.cookies.
-  app.keys = keyRing.material.cookieKeys;
+  app.keys = cookieSigner(keyRing.material.cookieKeys);
   keyRing.onChange((keys) => {
     providers.install(keys);
-    app.keys = keys.cookieKeys;
+    app.keys = cookieSigner(keys.cookieKeys);
   });
   keyRing.start();
 

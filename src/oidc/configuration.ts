@@ -4,6 +4,7 @@ import { claimsByScope } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
+import { cookieSigner } from '../http/cookie-signer.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from './accounts.js';
 import { REFRESH_CLIENT_METADATA, refreshPolicyFor, refreshTokenTtl, validateRefreshMetadata } from './refresh-policy.js';
@@ -32,7 +33,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     clients: deps.staticClients,
     findAccount: accounts.findAccount,
     jwks: keys.jwks as Configuration['jwks'],
-    cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
+    cookies: { keys: cookieSigner(keys.cookieKeys), long: cookie, short: cookie },
     claims: { ...claimsByScope, offline_access: [] } as unknown as Configuration['claims'],
     scopes: [...OIDC_SCOPES],
     // The claims of the granted scopes go into the ID token too, not only to userinfo (OIDC

@@ -1,19 +1,19 @@
 /**
- * The server as the image runs it: `node dist/src/main.js` with NODE_ENV=production, in its
+ * The server as the image runs it (the Dockerfile's CMD) with NODE_ENV=production, in its
  * own process, so its start time and memory are its own and not the load generator's.
  * Needs `npm run build` first (`npm run bench` does it).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { generateEncryptionKey } from '../src/config/keys.js';
 import { projectRoot } from '../src/config/paths.js';
 import { freePort } from '../src/db/embedded.js';
 
-const ENTRY = path.join(projectRoot, 'dist', 'src', 'main.js');
+const DOCKERFILE = path.join(projectRoot, 'Dockerfile');
 const READY_TIMEOUT_MS = 30_000;
 const POLL_MS = 10;
 
@@ -36,13 +36,25 @@ export interface ProductionServer {
   readyMs: number;
   /** Current and peak resident set size of the server process, in bytes (Linux /proc). */
   memory(): Promise<{ rss: number; peak: number }>;
-  /** CPU time the server process has used so far (user + system), in seconds. */
-  cpuSeconds(): Promise<number>;
+  /** CPU time the server process has used so far (user + system), in seconds, by thread. */
+  cpu(): Promise<ServerCpu>;
   stop(): Promise<void>;
 }
 
+/**
+ * The image's own command (the Dockerfile's exec-form CMD: `node`, its flags, the entry
+ * script), so what is measured is what ships, V8's heap settings included.
+ */
+export async function imageCommand(): Promise<{ nodeArgs: string[]; entry: string }> {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(await readFile(DOCKERFILE, 'utf8'))?.[1];
+  const argv = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (argv[0] !== 'node' || argv.length < 2) throw new Error(`expected CMD ["node", …, "<entry>"] in ${DOCKERFILE}`);
+  return { nodeArgs: argv.slice(1, -1), entry: path.join(projectRoot, argv.at(-1)!) };
+}
+
 export async function startProductionServer(mongoUri: string, secrets: ProductionSecrets): Promise<ProductionServer> {
-  if (!existsSync(ENTRY)) throw new Error(`${ENTRY} missing: run npm run build first`);
+  const { nodeArgs, entry } = await imageCommand();
+  if (!existsSync(entry)) throw new Error(`${entry} missing: run npm run build first`);
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   // A clean environment: the bench's own (tsx's loader in NODE_OPTIONS, npm's variables)
@@ -57,7 +69,7 @@ export async function startProductionServer(mongoUri: string, secrets: Productio
     ADMIN_CLIENT_ID: secrets.admin.clientId, ADMIN_CLIENT_SECRET: secrets.admin.clientSecret,
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [ENTRY], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
@@ -77,7 +89,7 @@ export async function startProductionServer(mongoUri: string, secrets: Productio
     throw err;
   }
   const readyMs = performance.now() - started;
-  return { issuer, readyMs, memory: () => residentMemory(child.pid!), cpuSeconds: () => cpuSeconds(child.pid!), stop };
+  return { issuer, readyMs, memory: () => residentMemory(child.pid!), cpu: () => serverCpu(child.pid!), stop };
 }
 
 async function untilReady(issuer: string, hasExited: () => boolean, output: () => string): Promise<void> {
@@ -102,9 +114,29 @@ async function residentMemory(pid: number): Promise<{ rss: number; peak: number 
 /** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
 const TICKS_PER_SECOND = 100;
 
-/** utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+export interface ServerCpu {
+  /** The whole process, threads that have ended included. */
+  total: number;
+  /** The event loop: HTTP, oidc-provider, MongoDB driver, our code. */
+  main: number;
+  /** libuv's pool, where node:crypto runs the argon2id password checks. */
+  threadPool: number;
+}
+
+async function serverCpu(pid: number): Promise<ServerCpu> {
+  let main = 0;
+  let threadPool = 0;
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const [name, seconds] = await Promise.all([readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8'), cpuSeconds(`/proc/${pid}/task/${tid}/stat`)]);
+    if (tid === String(pid)) main = seconds;
+    else if (name.trim() === 'libuv-worker') threadPool += seconds;
+  }
+  return { total: await cpuSeconds(`/proc/${pid}/stat`), main, threadPool };
+}
+
+/** utime + stime of a process or thread, from its stat file (fields 14 and 15). */
+async function cpuSeconds(statFile: string): Promise<number> {
+  const stat = await readFile(statFile, 'utf8');
   // The command name (field 2) is parenthesised and may hold spaces: count from its end.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;

@@ -31,7 +31,7 @@ export async function measureStartup(mongoUri: string, secrets: ProductionSecret
   if (heaviest > TARGET.idleRssMb * 1024 * 1024) failures.push(`idle RSS ${mb(heaviest)} MB (target ≤ ${TARGET.idleRssMb} MB)`);
   return {
     lines: [
-      `Start to /health/ready = 200 (node dist/src/main.js, NODE_ENV=production, external MongoDB), ${RUNS} starts: ` +
+      `Start to /health/ready = 200 (the image's CMD, NODE_ENV=production, external MongoDB), ${RUNS} starts: ` +
         `${ready.map((ms) => ms.toFixed(0)).join(', ')} ms (target ≤ ${TARGET.readyMs} ms; the first creates the indexes)`,
       `Idle RSS ${IDLE_AFTER_MS / 1000} s after ready: ${idle.map(mb).join(', ')} MB (target ≤ ${TARGET.idleRssMb} MB)`,
     ],

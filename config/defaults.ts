@@ -70,6 +70,8 @@ export const defaults = {
     networkShare: 0.5,
     /** What a refused sign-in is told to wait (503 Retry-After). */
     retryAfterSeconds: 1,
+    /** Threads libuv's pool has beyond one per CPU (the gate's hashes), for signing, files, DNS. */
+    spareThreads: 1,
   },
   /** Self-service accounts: sign-up, email verification and password reset (issue 13). */
   selfService: {

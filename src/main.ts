@@ -1,3 +1,6 @@
+// First: sizes the thread pool before any module starts work on it.
+import './config/thread-pool.js';
+
 import { once } from 'node:events';
 import path from 'node:path';
 

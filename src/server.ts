@@ -10,8 +10,10 @@ import type { Settings } from './config/settings.js';
 import { accountModel, ensureUniqueEmails } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
+import { cookieSigner } from './http/cookie-signer.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes, Readiness } from './http/health.js';
+import { requestMemo } from './http/request-memo.js';
 import { EmailGate } from './interactions/email-gate.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { loginLinks, signUpRoutes } from './interactions/signup.js';
@@ -119,15 +121,16 @@ export async function createServer(
   // from the client and are spoofable (the sign-in throttle counts by ctx.ip).
   app.maxIpsCount = 1;
   // The mounted provider signs its cookies through this app's ctx.cookies.
-  app.keys = keyRing.material.cookieKeys;
+  app.keys = cookieSigner(keyRing.material.cookieKeys);
   keyRing.onChange((keys) => {
     providers.install(keys);
-    app.keys = keys.cookieKeys;
+    app.keys = cookieSigner(keys.cookieKeys);
   });
   keyRing.start();
 
   const readiness = new Readiness();
   app.use(requestObserver({ logger, metrics, trustProxy: settings.trustProxy }));
+  app.use(requestMemo());
   app.use(errorBoundary);
   app.use(healthRoutes(connection, readiness));
   app.use(stylesheet());

@@ -2,7 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { errors, type InteractionResults, type PromptDetail } from 'oidc-provider';
+import { errors, type InteractionResults, type PromptDetail, type UnknownObject } from 'oidc-provider';
 import { z } from 'zod';
 
 import { scopeDescriptions } from '../../config/claims.js';
@@ -64,12 +64,16 @@ export function interactionRoutes(
     const { provider } = providers;
     const details = await provider.interactionDetails(ctx.req, ctx.res);
     if (details.prompt.name !== 'login') throw new errors.InvalidRequest('this interaction does not expect a login');
-    const client = await provider.Client.find(String(details.params.client_id));
-    const clientName = client?.clientName ?? String(details.params.client_id);
+    // The form again, with a message. Only then is the client's name looked up: a sign-in
+    // that succeeds never needs it.
+    const again = async (error: string, status: number, login?: string, retryAfterSeconds?: number) => {
+      if (retryAfterSeconds !== undefined) ctx.set('Retry-After', String(retryAfterSeconds));
+      return showLogin(ctx, details.uid, await clientNameOf(provider, details.params), error, status, login);
+    };
     const input = loginForm.safeParse(ctx.request.body);
     if (!input.success) {
       observeSignIn('failed');
-      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 400);
+      return again(FAILED_LOGIN, 400);
     }
 
     const { login, password } = input.data;
@@ -77,14 +81,13 @@ export function interactionRoutes(
     if (check.outcome === 'locked' || check.outcome === 'busy') {
       // Same page and message for every username, existing or not.
       if (check.outcome === 'locked') observeSignIn('locked_out');
-      ctx.set('Retry-After', String(check.retryAfterSeconds));
       return check.outcome === 'locked'
-        ? showLogin(ctx, details.uid, clientName, LOCKED_OUT, 429, login)
-        : showLogin(ctx, details.uid, clientName, BUSY, 503, login);
+        ? again(LOCKED_OUT, 429, login, check.retryAfterSeconds)
+        : again(BUSY, 503, login, check.retryAfterSeconds);
     }
     if (check.outcome === 'invalid') {
       observeSignIn('failed');
-      return showLogin(ctx, details.uid, clientName, FAILED_LOGIN, 401, login);
+      return again(FAILED_LOGIN, 401, login);
     }
     const { account } = check;
     observeSignIn('succeeded');
@@ -118,6 +121,12 @@ export function interactionRoutes(
   }
 
   return router;
+}
+
+/** What the pages call the client: its registered name, else its id. */
+async function clientNameOf(provider: Provider, params: UnknownObject): Promise<string> {
+  const client = await provider.Client.find(String(params.client_id));
+  return client?.clientName ?? String(params.client_id);
 }
 
 function consentView(uid: string, clientName: string, clientUri: string | undefined, prompt: PromptDetail) {

@@ -2,7 +2,7 @@ import type { Account, AccountClaims, FindAccount } from 'oidc-provider';
 
 import { predatesCutOff, signInSecondOf } from '../revocation/cutoff.js';
 import type { PasswordSettings } from '../config/settings.js';
-import { normalizeUsername, type AccountModel, type AccountRecord } from '../db/models/account.js';
+import { accountById, normalizeUsername, type AccountModel, type AccountRecord } from '../db/models/account.js';
 import { HashGate } from '../security/hash-gate.js';
 import { decoyHash, hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../security/password.js';
 
@@ -95,7 +95,7 @@ export class Accounts {
    * read: src/oidc/session-adapter.ts.)
    */
   findAccount: FindAccount = async (_ctx, sub, token) => {
-    const account = await this.#model.findById(sub).lean();
+    const account = await accountById(this.#model, sub);
     if (!account || account.disabled) return undefined;
     if (token && predatesCutOff(account, signInSecondOf(token))) return undefined;
     return toOidcAccount(account);

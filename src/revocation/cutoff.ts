@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { AccountModel, AccountRecord } from '../db/models/account.js';
+import { accountById, type AccountModel, type AccountRecord } from '../db/models/account.js';
 
 /**
  * The rule behind "one cut-off for a user's past": an account carries one instant (the
@@ -60,7 +60,7 @@ export class CutOffs {
    * enabled, and its cut-off came before that sign-in.
    */
   async isLive(accountId: string, loginTs: number | undefined): Promise<boolean> {
-    const account = await this.#accounts.findById(accountId, { disabled: 1, tokensValidAfter: 1 }).lean();
+    const account = await accountById(this.#accounts, accountId);
     return account !== null && !account.disabled && !predatesCutOff(account, loginTs);
   }
 

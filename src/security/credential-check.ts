@@ -30,6 +30,8 @@ export async function checkCredentials(
   deps: CredentialCheckDeps, login: string, password: string, origin: Required<Pick<RequestOrigin, 'ip'>> & RequestOrigin,
 ): Promise<CredentialCheck> {
   const network = clientNetwork(origin.ip);
+  // Load shed first: nothing reserved, no account read, when the hashing gate is full.
+  if (deps.accounts.passwordChecks.refuses(network)) return { outcome: 'busy', retryAfterSeconds: defaults.hashGate.retryAfterSeconds };
   const reservation = await deps.throttle.reserve(login, network);
   if (!reservation.allowed) return { outcome: 'locked', retryAfterSeconds: reservation.retryAfterSeconds };
   const { attempt } = reservation;

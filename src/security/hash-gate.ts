@@ -43,13 +43,8 @@ export class HashGate {
   /** Runs `hash` for `network` when a slot is free; throws HashGateFull if the queue, or
    * that network's share, is already full. */
   async run<T>(network: string, hash: () => Promise<T>): Promise<T> {
-    const held = this.#held.get(network) ?? 0;
-    const queueFull = this.#running >= this.#limits.concurrency && this.#waiting.length >= this.#limits.queue;
-    if (queueFull || held >= this.#limits.perNetwork) {
-      this.#refused += 1;
-      throw new HashGateFull('password hashing is at capacity');
-    }
-    this.#held.set(network, held + 1);
+    if (this.refuses(network)) throw new HashGateFull('password hashing is at capacity');
+    this.#held.set(network, (this.#held.get(network) ?? 0) + 1);
     try {
       if (this.#running >= this.#limits.concurrency) await new Promise<void>((resolve) => this.#waiting.push(resolve));
       else this.#running += 1;
@@ -64,6 +59,18 @@ export class HashGate {
       if (left > 0) this.#held.set(network, left);
       else this.#held.delete(network);
     }
+  }
+
+  /**
+   * True, and counted as refused, when `run` would refuse `network` right now. Asked before
+   * the other work of a sign-in (throttle reservation, account lookup), so shedding load
+   * costs almost nothing; `run` still decides, as the gate may fill in the meantime.
+   */
+  refuses(network: string): boolean {
+    const queueFull = this.#running >= this.#limits.concurrency && this.#waiting.length >= this.#limits.queue;
+    if (!queueFull && (this.#held.get(network) ?? 0) < this.#limits.perNetwork) return false;
+    this.#refused += 1;
+    return true;
   }
 
   /** Hands the slot straight to the next waiter, so `running` never exceeds the limit. */

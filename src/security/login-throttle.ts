@@ -95,24 +95,53 @@ export class LoginThrottle {
   }
 
   /**
+   * The common case costs one command: a network's counter usually exists with room left,
+   * a user's usually does not exist (a success deletes it). Every other state, and a lost
+   * race, takes the general path.
+   */
+  async #reserve(id: string, scope: Hold['scope'], limit: number): Promise<Hold | { retryAfterSeconds: number }> {
+    const round = scope === 'ip' ? await this.#takeFromOpenRound(id, limit) : await this.#startFirstRound(id);
+    return round ? { id, scope, round, limit } : this.#reserveByState(id, scope, limit);
+  }
+
+  /** One slot of a round that is open (not forgotten, not locked, not full), atomically. */
+  async #takeFromOpenRound(id: string, limit: number): Promise<string | undefined> {
+    const now = new Date();
+    const taken = await this.#counters.findOneAndUpdate(
+      { _id: id, attempts: { $lt: limit }, lockedUntil: null, expiresAt: { $gt: now } },
+      { $inc: { attempts: 1 }, $set: { expiresAt: this.#resetAt(now) } },
+      { returnDocument: 'after', projection: { round: 1 } },
+    );
+    return taken?.round;
+  }
+
+  /** The counter's first slot, if it does not exist yet. */
+  async #startFirstRound(id: string): Promise<string | undefined> {
+    const round = randomUUID();
+    try {
+      await this.#counters.insertOne({ _id: id, round, attempts: 1, failures: 0, expiresAt: this.#resetAt(new Date()), lockouts: 0 });
+      return round;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 11000) throw err;
+      return undefined;
+    }
+  }
+
+  /**
    * Every write is a conditional update on the round just read (compare-and-set), so of
    * any number of racing requests at most `limit` get a slot per round, on every instance.
    */
-  async #reserve(id: string, scope: Hold['scope'], limit: number): Promise<Hold | { retryAfterSeconds: number }> {
+  async #reserveByState(id: string, scope: Hold['scope'], limit: number): Promise<Hold | { retryAfterSeconds: number }> {
     for (let tries = 0; tries < 5; tries += 1) {
       const now = new Date();
       const current = await this.#counters.findOne({ _id: id });
+      if (!current) {
+        const first = await this.#startFirstRound(id);
+        if (first) return { id, scope, round: first, limit };
+        continue; // a concurrent first attempt created it
+      }
       const round = randomUUID();
       const fresh = { round, attempts: 1, failures: 0, expiresAt: this.#resetAt(now) };
-      if (!current) {
-        try {
-          await this.#counters.insertOne({ _id: id, ...fresh, lockouts: 0 });
-          return { id, scope, round, limit };
-        } catch (err) {
-          if ((err as { code?: unknown }).code !== 11000) throw err;
-          continue; // a concurrent first attempt created it
-        }
-      }
       // Past the reset time, or past a lockout: the next round starts, once.
       const forgotten = current.expiresAt <= now;
       if (forgotten || (current.lockedUntil && current.lockedUntil <= now)) {

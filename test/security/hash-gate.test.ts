@@ -76,6 +76,26 @@ describe('bounded password hashing under a burst of bogus logins', () => {
     expect(server.accounts.passwordChecks.started - started).toBeLessThanOrEqual(defaults.loginThrottle.maxFailuresPerIp + 1);
   });
 
+  it('sheds a login from a network that already holds its share before reserving a throttle slot', async () => {
+    const ip = nextAddress();
+    const form = await openLoginForm(server.issuer, rp, ip);
+    const gate = server.accounts.passwordChecks;
+    let release!: () => void;
+    const blocked = new Promise<void>((resolve) => { release = resolve; });
+    const holds = Array.from({ length: server.settings.password.gate.perNetwork }, () => gate.run(ip, () => blocked));
+    try {
+      const answer = await form.submit('someone', 'a guess');
+      expect(answer.status).toBe(503);
+      expect(answer.retryAfter).toBe(String(defaults.hashGate.retryAfterSeconds));
+      // Shedding is cheap: the network's sign-in counter was never touched.
+      const counters = server.accounts.model.db.collection('login_attempts');
+      expect(await counters.findOne({ _id: `ip:${ip}` as never })).toBeNull();
+    } finally {
+      release();
+      await Promise.all(holds);
+    }
+  });
+
   it('answers 503 with Retry-After at once when 100 networks flood it; a real sign-in completes within 3 s', async () => {
     const user = await createUser(server);
     const attacker = await openLoginForm(server.issuer, rp, nextAddress());

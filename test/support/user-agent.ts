@@ -3,13 +3,25 @@
  * and submits our login and consent forms, so protocol tests can sign a user in without
  * Chromium (the browser suite covers the pages themselves).
  */
+export interface UserAgentOptions {
+  /**
+   * Opt-in: when a submitted form comes back as the server's load shedding (503 with
+   * Retry-After), this is called with the seconds to wait and the same form is submitted
+   * again once it resolves, as a person would do; throwing gives up. Without it such a page
+   * is just the next page (tests of the shedding itself see it as it is).
+   */
+  waitWhenShed?: (retryAfterSeconds: number) => Promise<void>;
+}
+
 export class UserAgent {
   readonly cookies = new Map<string, string>();
   /** Sent with every request, e.g. `X-Forwarded-For` to stand in for a proxy. */
   readonly headers: Record<string, string>;
+  readonly #waitWhenShed: UserAgentOptions['waitWhenShed'];
 
-  constructor(headers: Record<string, string> = {}) {
+  constructor(headers: Record<string, string> = {}, options: UserAgentOptions = {}) {
     this.headers = headers;
+    this.#waitWhenShed = options.waitWhenShed;
   }
 
   async request(url: string | URL, init: { method?: string; form?: Record<string, string> } = {}): Promise<Response> {
@@ -49,13 +61,24 @@ export class UserAgent {
       const origin = new URL(step.url).origin;
       if (html.includes('name="password"')) {
         if (!login) throw new Error('login form shown but no credentials given');
-        step = await this.follow(`${origin}/interaction/${uid}/login`, redirectUri, { form: { login: login.username, password: login.password } });
+        step = await this.submit(`${origin}/interaction/${uid}/login`, redirectUri, { login: login.username, password: login.password });
       } else {
-        step = await this.follow(`${origin}/interaction/${uid}/confirm`, redirectUri, { form: {} });
+        step = await this.submit(`${origin}/interaction/${uid}/confirm`, redirectUri, {});
       }
     }
     if (!step.url.startsWith(redirectUri)) throw new Error(`authorization did not return to the client: ${step.url}`);
     return step.url;
+  }
+
+  /** Submits a form; a shed answer is waited out and submitted again if the agent opted in. */
+  private async submit(url: string, redirectUri: string, form: Record<string, string>): Promise<{ url: string; res: Response }> {
+    for (;;) {
+      const step = await this.follow(url, redirectUri, { form });
+      const retryAfter = step.res.status === 503 ? Number(step.res.headers.get('retry-after') ?? Number.NaN) : Number.NaN;
+      if (!this.#waitWhenShed || !Number.isFinite(retryAfter)) return step;
+      await step.res.body?.cancel();
+      await this.#waitWhenShed(retryAfter);
+    }
   }
 
   private store(line: string): void {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 
+import { memoized } from '../../http/request-memo.js';
+
 /**
  * Usernames are case-insensitive: stored and looked up in this one form, so `Alice` signs in
  * as `alice`, two accounts can never differ only in case, and the sign-in throttle counts
@@ -74,4 +76,14 @@ export function duplicateField(err: unknown): 'username' | 'email' | undefined {
 
 export function accountModel(connection: Connection): AccountModel {
   return (connection.models.Account as AccountModel | undefined) ?? connection.model<AccountRecord>('Account', accountSchema);
+}
+
+/**
+ * The account by id, read once per request however many checks ask (the session's cut-off,
+ * findAccount): a request is judged by the account as it was when the request first looked,
+ * as if it had run at that instant; anything it mints carries its sign-in time, which every
+ * later request checks against the cut-off again. Treat the record as read-only.
+ */
+export function accountById(model: AccountModel, id: string): Promise<AccountRecord | null> {
+  return memoized(`account:${id}`, () => model.findById(id).lean<AccountRecord>().exec());
 }

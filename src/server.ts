@@ -10,7 +10,6 @@ import type { Settings } from './config/settings.js';
 import { accountModel, ensureUniqueEmails } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
-import { cookieSigner } from './http/cookie-signer.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes, Readiness } from './http/health.js';
 import { requestMemo } from './http/request-memo.js';
@@ -121,10 +120,10 @@ export async function createServer(
   // from the client and are spoofable (the sign-in throttle counts by ctx.ip).
   app.maxIpsCount = 1;
   // The mounted provider signs its cookies through this app's ctx.cookies.
-  app.keys = cookieSigner(keyRing.material.cookieKeys);
+  app.keys = keyRing.material.cookieKeys;
   keyRing.onChange((keys) => {
     providers.install(keys);
-    app.keys = cookieSigner(keys.cookieKeys);
+    app.keys = keys.cookieKeys;
   });
   keyRing.start();
 

@@ -5,7 +5,6 @@ import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
 import { guardedDatabaseCall } from '../db/unavailable.js';
-import { cookieSigner } from '../http/cookie-signer.js';
 import { renderPage } from '../http/render.js';
 import { loadExistingGrant } from '../account/first-party.js';
 import type { Accounts } from './accounts.js';
@@ -38,7 +37,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     findAccount: (ctx, sub, token) => guardedDatabaseCall(async () => accounts.findAccount(ctx, sub, token)),
     loadExistingGrant: loadExistingGrant(settings),
     jwks: keys.jwks as Configuration['jwks'],
-    cookies: { keys: cookieSigner(keys.cookieKeys), long: cookie, short: cookie },
+    cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
     claims: { ...claimsByScope, offline_access: [] } as unknown as Configuration['claims'],
     scopes: [...OIDC_SCOPES],
     // The claims of the granted scopes go into the ID token too, not only to userinfo (OIDC

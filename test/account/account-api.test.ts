@@ -23,7 +23,7 @@ describe('the account API over HTTP with a JWT access token', () => {
     accountAudience = `${server.issuer}/account`;
     portal = await registerClient(server, { client_id: PORTAL, client_name: 'Our portal' });
     photos = await registerClient(server, { client_name: 'Photos' });
-    contract = new Contract(await (await fetch(`${server.issuer}/account/api/openapi.json`)).json());
+    contract = await Contract.fetch(`${server.issuer}/account/api/openapi.json`);
   });
 
   afterAll(async () => {

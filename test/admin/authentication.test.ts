@@ -10,7 +10,7 @@ let service: { id: string; secret: string };
 
 beforeAll(async () => {
   server = await startServer();
-  contract = new Contract(await (await fetch(`${server.issuer}/admin/openapi.json`)).json());
+  contract = await Contract.fetch(`${server.issuer}/admin/openapi.json`);
   const created = await api(server.issuer, await adminToken(server.issuer), 'POST', '/clients', {
     client_name: 'Batch job', grant_types: ['client_credentials'], response_types: [], redirect_uris: [],
   });

@@ -12,7 +12,7 @@ let contract: Contract;
 beforeAll(async () => {
   server = await startServer();
   token = await adminToken(server.issuer);
-  contract = new Contract(await (await fetch(`${server.issuer}/admin/openapi.json`)).json());
+  contract = await Contract.fetch(`${server.issuer}/admin/openapi.json`);
 });
 afterAll(async () => server?.close());
 

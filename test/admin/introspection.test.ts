@@ -39,7 +39,7 @@ async function apiToken(): Promise<string> {
 beforeAll(async () => {
   server = await startServer();
   token = await adminToken(server.issuer);
-  contract = new Contract(await (await fetch(`${server.issuer}/admin/openapi.json`)).json());
+  contract = await Contract.fetch(`${server.issuer}/admin/openapi.json`);
   const web = await register({ client_name: 'Notes', redirect_uris: [CALLBACK] });
   app = { clientId: web.id, clientSecret: web.secret, redirectUri: CALLBACK, config: await discover(server.issuer, web.id, { redirect_uris: [CALLBACK] }, client.ClientSecretBasic(web.secret!)) };
   const rs = await register({

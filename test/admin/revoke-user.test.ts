@@ -49,7 +49,7 @@ async function signIn(app: RegisteredClient, login: { username: string; password
 beforeAll(async () => {
   server = await startServer({ env: { OUTBOUND_PRIVATE_NETWORKS: 'true' } });
   token = await adminToken(server.issuer);
-  contract = new Contract(await (await fetch(`${server.issuer}/admin/openapi.json`)).json());
+  contract = await Contract.fetch(`${server.issuer}/admin/openapi.json`);
   receiver = await logoutReceiver();
   withLogout = await registerApp({ client_name: 'Notes', backchannel_logout_uri: receiver.url, backchannel_logout_session_required: true });
   plain = await registerApp({ client_name: 'Calendar' });

@@ -59,6 +59,11 @@ export class Contract {
   readonly #doc: OpenApi;
   readonly #ajv = new Ajv2020({ strict: false, allErrors: true });
 
+  /** The document as the server serves it, e.g. `${issuer}/admin/openapi.json`. */
+  static async fetch(url: string): Promise<Contract> {
+    return new Contract(await (await fetch(url)).json());
+  }
+
   constructor(doc: unknown) {
     this.#doc = doc as OpenApi;
     (addFormatsModule as unknown as (ajv: Ajv2020) => void)(this.#ajv);

@@ -59,7 +59,7 @@ describe('signing keys rotating across two server processes', () => {
     const store = new ArtifactStore(connection);
     user = await createUser({ accounts: new Accounts(accountModel(connection), loadSettings(TEST_ENV).password) });
     rp = await registerClient({ store, issuer });
-    contract = new Contract(await (await fetch(`${issuer}/admin/openapi.json`)).json());
+    contract = await Contract.fetch(`${issuer}/admin/openapi.json`);
   });
 
   afterAll(async () => {

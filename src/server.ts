@@ -39,6 +39,7 @@ import { providerConfiguration } from './oidc/configuration.js';
 import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { revocationResponses } from './oidc/revocation.js';
+import { exceptProviderPaths } from './oidc/routes.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { CutOffs } from './revocation/cutoff.js';
 import { instrumentDatabase, instrumentProvider } from './observability/instrument.js';
@@ -131,30 +132,32 @@ export async function createServer(
   app.use(requestObserver({ logger, metrics, trustProxy: settings.trustProxy }));
   app.use(requestMemo());
   app.use(errorBoundary);
-  app.use(healthRoutes(connection, readiness));
-  app.use(stylesheet());
   const users = new AccountAdmin(accounts);
   const selfService: SelfServiceDeps = {
     settings, providers, store, events, cutOffs, accounts, users, tokens, limits, mailer, log: (line) => logger.warn(line),
   };
   const emailGate = new EmailGate(providers, selfService);
-  app.use(signUpRoutes(providers, selfService).routes());
-  app.use(emailGate.routes().routes());
-  app.use(selfServicePages(providers, selfService).routes());
-  app.use(interactionRoutes(providers, accounts, throttle, events, {
-    loginLinks: (uid) => loginLinks(selfService, uid),
-    beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
-    observeSignIn: (outcome) => metrics.signIns.inc({ outcome }),
-  }).routes());
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
-  app.use(adminApi({
-    settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
-    sendVerification: (account) => sendVerification(selfService, account),
-  }));
-  app.use(accountCenter({
-    settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
-    accountAudience: resources.accountAudience, sendVerification: (account) => sendVerification(selfService, account),
-  }));
+  app.use(exceptProviderPaths([
+    healthRoutes(connection, readiness),
+    stylesheet(),
+    signUpRoutes(providers, selfService).routes(),
+    emailGate.routes().routes(),
+    selfServicePages(providers, selfService).routes(),
+    interactionRoutes(providers, accounts, throttle, events, {
+      loginLinks: (uid) => loginLinks(selfService, uid),
+      beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
+      observeSignIn: (outcome) => metrics.signIns.inc({ outcome }),
+    }).routes(),
+    adminApi({
+      settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
+      sendVerification: (account) => sendVerification(selfService, account),
+    }),
+    accountCenter({
+      settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
+      accountAudience: resources.accountAudience, sendVerification: (account) => sendVerification(selfService, account),
+    }),
+  ]));
   app.use(jwtIntrospection({ providers, accounts: accounts.model, verifyAccessToken }));
   app.use(revocationResponses({ store, events, verifyAccessToken }));
   app.use(jwksCaching(settings.keys.jwksMaxAge));

@@ -13,6 +13,7 @@ import type { ResourceCatalog } from './resources.js';
 import { RESOURCE_SERVER_AUDIENCES, validateClientRules } from './client-rules.js';
 import { mayCallFromBrowser, mayIntrospect, mayRevoke } from './token-access.js';
 import type { ArtifactStore } from './store.js';
+import { PROVIDER_ROUTES } from './routes.js';
 import { interactionPolicyFor, REQUIRE_VERIFIED_EMAIL, validateRequireVerifiedEmail } from '../registration/verified-email-policy.js';
 
 export interface ConfigurationDeps {
@@ -45,6 +46,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     // req.oidc.user, Auth0- and Keycloak-style apps) then see it without a userinfo call.
     conformIdTokenClaims: false,
     responseTypes: ['code'],
+    routes: PROVIDER_ROUTES,
     // oidc-provider blocks outbound requests to special-use addresses (SSRF protection);
     // apps on a private network or loopback need the operator's explicit opt-in.
     ...(settings.outboundPrivateNetworks ? { fetch: withoutSsrfGuard } : {}),

@@ -1,7 +1,9 @@
 /**
  * Bare oidc-provider for the throughput comparison (bench/throughput.ts): no Koa app, no
  * MongoDB, no metrics, no logs; configured to issue the same client_credentials JWT as our
- * server (same admin client, keys, resource indicator, algorithm and lifetime).
+ * server (same admin client, keys, resource indicator, algorithm and lifetime) with the
+ * same endpoints enabled, so that what the comparison weighs is our layers around the
+ * provider, not how many routes oidc-provider matches against.
  */
 import Provider, { type Configuration } from 'oidc-provider';
 
@@ -9,6 +11,7 @@ import { defaults } from '../config/defaults.js';
 import { loadSettings } from '../src/config/settings.js';
 import { freshPrivateJwk } from '../src/keys/minting.js';
 import { resourceCatalog } from '../src/oidc/resources.js';
+import { PROVIDER_ROUTES } from '../src/oidc/routes.js';
 import { adminClient } from '../src/server.js';
 
 const settings = loadSettings();
@@ -20,9 +23,15 @@ const provider = new Provider(settings.issuer, {
   clients: [adminClient(settings)],
   jwks: { keys: [signingKey] } as Configuration['jwks'],
   cookies: { keys: [cookieKey.k!] },
+  routes: PROVIDER_ROUTES,
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
+    userinfo: { enabled: true },
+    backchannelLogout: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: resources.defaultResource,

@@ -131,7 +131,12 @@ async function serverCpu(pid: number): Promise<ServerCpu> {
     if (tid === String(pid)) main = seconds;
     else if (name.trim() === 'libuv-worker') threadPool += seconds;
   }
-  return { total: await cpuSeconds(`/proc/${pid}/stat`), main, threadPool };
+  return { total: await processCpuSeconds(pid), main, threadPool };
+}
+
+/** CPU time (user + system) a process has used so far, in seconds. */
+export function processCpuSeconds(pid: number): Promise<number> {
+  return cpuSeconds(`/proc/${pid}/stat`);
 }
 
 /** utime + stime of a process or thread, from its stat file (fields 14 and 15). */

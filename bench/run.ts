@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     console.log(`\nMongoDB: ${mongo.kind}`);
     const secrets = await productionSecrets();
     report(await measureStartup(databaseUri(mongo.uri, `${run}_start`), secrets));
-    report(await measureSignIns(databaseUri(mongo.uri, `${run}_signin`), secrets));
+    report(await measureSignIns(databaseUri(mongo.uri, `${run}_signin`), secrets, mongo.pid));
     console.log(await measurePasswordHashing());
     report(await measureRefresh(databaseUri(mongo.uri, `${run}_refresh`)));
     report(await instrumentationCost(databaseUri(mongo.uri, `${run}_throughput`)));

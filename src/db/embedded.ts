@@ -61,7 +61,8 @@ async function startMemoryServer(dbName: string, dataDir: string | undefined, lo
   const server = await MongoMemoryServer.create(dbPath ? { instance: { dbPath, storageEngine: 'wiredTiger' } } : {});
   const uri = server.getUri(dbName);
   log(`MongoDB: mongodb-memory-server at ${uri}${dbPath ? ` (data in ${dbPath})` : ' (temporary data)'}`);
-  return { uri, kind: 'memory-server', stop: async () => { await server.stop(); } };
+  const pid = server.instanceInfo?.instance.mongodProcess?.pid;
+  return { uri, kind: 'memory-server', ...(pid ? { pid } : {}), stop: async () => { await server.stop(); } };
 }
 
 /** mongodb-memory-server's default mirror; it honours MONGOMS_DOWNLOAD_MIRROR too. */
@@ -163,6 +164,7 @@ async function startJongodb(dbName: string, log: (msg: string) => void): Promise
   return {
     uri,
     kind: 'jongodb',
+    pid: child.pid,
     stop: async () => {
       stopping = true;
       process.off('exit', killOnExit);

@@ -2,7 +2,13 @@ import type { EmbeddedOptions } from './embedded.js';
 
 export type MongoKind = 'env' | 'memory-server' | 'jongodb';
 /** The MongoDB the server talks to, and how to let go of it at shutdown. */
-export interface MongoServer { uri: string; kind: MongoKind; stop(): Promise<void>; }
+export interface MongoServer {
+  uri: string;
+  kind: MongoKind;
+  /** The database process when we launched it (the bench reads its CPU time). */
+  pid?: number;
+  stop(): Promise<void>;
+}
 
 /** MONGODB_URI: the operator's MongoDB; nothing to launch or stop. */
 export function externalMongo(uri: string, log: (msg: string) => void): MongoServer {

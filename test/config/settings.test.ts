@@ -141,7 +141,7 @@ describe('settings', () => {
 
   it('bounds password hashing by CPU and refuses a memory cost argon2 cannot run', () => {
     const gate = loadSettings({ PASSWORD_HASH_CONCURRENCY: '3' }).password.gate;
-    expect(gate).toEqual({ concurrency: 3, queue: 12, perNetwork: 7 });
+    expect(gate).toEqual({ concurrency: 3, queue: 48, perNetwork: 25 });
     expect(() => loadSettings({ PASSWORD_ARGON2_MEMORY_KIB: '16', PASSWORD_ARGON2_PARALLELISM: '4' })).toThrow(/PASSWORD_ARGON2_MEMORY_KIB/);
   });
 });

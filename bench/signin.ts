@@ -101,28 +101,26 @@ interface Load {
  * still in flight after it do not.
  */
 async function drive(app: RegisteredClient, users: Credentials[], readCpu: () => Promise<CpuReading>): Promise<Load> {
-  const load: Load = { completed: 0, failed: 0, sheds: 0, lastError: '', latencies: [], cpu: undefined! };
+  const tally = { completed: 0, failed: 0, sheds: 0, lastError: '', latencies: [] as number[] };
   const opens = performance.now() + RAMP_UP_SECONDS * 1000;
   const closes = opens + SECONDS * 1000;
   const inWindow = (t: number) => t >= opens && t < closes;
-  let before: CpuReading | undefined;
-  const window = (async () => {
-    await new Promise((resolve) => setTimeout(resolve, opens - performance.now()));
-    before = await readCpu();
-    await new Promise((resolve) => setTimeout(resolve, closes - performance.now()));
+  const until = (t: number) => new Promise((resolve) => setTimeout(resolve, t - performance.now()));
+  const cpuInWindow = (async (): Promise<CpuReading> => {
+    await until(opens);
+    const before = await readCpu();
+    await until(closes);
     const after = await readCpu();
-    const server = Object.fromEntries(Object.keys(after.server).map((k) => {
-      const part = k as keyof ServerCpu;
-      return [part, after.server[part] - before!.server[part]];
-    })) as unknown as ServerCpu;
-    load.cpu = { server, generator: after.generator - before.generator, mongo: after.mongo - before.mongo };
+    const server = { ...after.server };
+    for (const part of Object.keys(server) as (keyof ServerCpu)[]) server[part] -= before.server[part];
+    return { server, generator: after.generator - before.generator, mongo: after.mongo - before.mongo };
   })();
   const clientLoop = async (id: number) => {
     for (let n = 0; performance.now() < closes; n += 1) {
       const start = performance.now();
       let sheds = 0;
       const waitWhenShed = async (seconds: number) => {
-        if (inWindow(performance.now())) load.sheds += 1;
+        if (inWindow(performance.now())) tally.sheds += 1;
         sheds += 1;
         if (sheds > MAX_SHEDS_PER_SIGN_IN) throw new Error(`shed ${MAX_SHEDS_PER_SIGN_IN} times in a row`);
         await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -130,18 +128,18 @@ async function drive(app: RegisteredClient, users: Credentials[], readCpu: () =>
       try {
         await signIn(app, users[(id + n) % users.length]!, id, waitWhenShed);
       } catch (err) {
-        load.failed += 1;
-        load.lastError = err instanceof Error ? err.message.slice(0, 200) : String(err);
+        tally.failed += 1;
+        tally.lastError = err instanceof Error ? err.message.slice(0, 200) : String(err);
         continue;
       }
       const end = performance.now();
       if (!inWindow(end)) continue;
-      load.completed += 1;
-      load.latencies.push(end - start);
+      tally.completed += 1;
+      tally.latencies.push(end - start);
     }
   };
-  await Promise.all([window, ...Array.from({ length: CLIENTS }, (_, id) => clientLoop(id))]);
-  return load;
+  const [cpu] = await Promise.all([cpuInWindow, ...Array.from({ length: CLIENTS }, (_, id) => clientLoop(id))]);
+  return { ...tally, cpu };
 }
 
 /** A fresh browser (no cookies): prompt=login consent makes both pages appear every time.

@@ -13,13 +13,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import http from 'node:http';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { defaults } from '../config/defaults.js';
 import { freePort } from '../src/db/embedded.js';
+import { processCpuSeconds } from './production-server.js';
 import { percentile } from './stats.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,8 +32,6 @@ const WARMUP_SECONDS = process.env.BENCH_CPU_PROF ? 0 : 5;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 /** The issue's bar: instrumentation may cost at most 5 %. */
 export const MIN_RATIO = 0.95;
-/** Linux's USER_HZ for /proc times. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 export interface ThroughputResult {
   /** Tokens per second over all rounds. */
@@ -118,11 +117,7 @@ function cpuPinning(): Pinning | undefined {
 
 /** User + system CPU time of a process so far, µs (NaN where /proc is absent). */
 async function cpuMicros(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (!stat) return Number.NaN;
-  // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND) * 1e6;
+  return (await processCpuSeconds(pid).catch(() => Number.NaN)) * 1e6;
 }
 
 /** Starts a server process; its stdout (our request log) goes to /dev/null, as a log shipper would take it. */

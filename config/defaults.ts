@@ -67,7 +67,7 @@ export const defaults = {
      * idle, ~1 s on a saturated machine), which bounds how long an admitted sign-in waits.
      * Measured with `npm run bench` (100 clients, 2 cores): a queue of 4 per slot shed 1.6 times
      * per completed sign-in, and each shed login POST costs MongoDB reads and a page; 16 per
-     * slot sheds ~0.5 times and signs in ~40 % more users per second. Waiting hashes hold no
+     * slot sheds ~0.5 times and signs in 25–40 % more users per second. Waiting hashes hold no
      * memory; only running ones (concurrency × argon2 memory) do. */
     queuePerSlot: 16,
     /** Share of the gate's places (running or waiting) one client network may hold at once. */

@@ -31,6 +31,7 @@ import { KeySealer } from './keys/sealing.js';
 import { keyTiming } from './keys/timing.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
 import { adapterFactory } from './oidc/adapter-factory.js';
+import { amendProviderAnswers } from './oidc/amendments.js';
 import { AccountAdmin, Accounts } from './oidc/accounts.js';
 import { jwtIntrospection } from './oidc/introspection.js';
 import { jwksCaching } from './oidc/jwks-caching.js';
@@ -158,10 +159,12 @@ export async function createServer(
       accountAudience: resources.accountAudience, sendVerification: (account) => sendVerification(selfService, account),
     }),
   ]));
-  app.use(jwtIntrospection({ providers, accounts: accounts.model, verifyAccessToken }));
-  app.use(revocationResponses({ store, events, verifyAccessToken }));
-  app.use(jwksCaching(settings.keys.jwksMaxAge));
-  app.use(deviceTracking.middleware);
+  app.use(amendProviderAnswers([
+    deviceTracking.amendment,
+    jwksCaching(settings.keys.jwksMaxAge),
+    revocationResponses({ store, events, verifyAccessToken }),
+    jwtIntrospection({ providers, accounts: accounts.model, verifyAccessToken }),
+  ]));
   app.use(providers.middleware);
   return { app, providers, keyRing, accounts, store, events, mailer, metrics, readiness };
 }

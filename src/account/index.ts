@@ -8,6 +8,7 @@ import { accountApi } from './api.js';
 import type { AccountCenterDeps } from './deps.js';
 import type { Devices } from './devices.js';
 import { accountPages } from './pages.js';
+import type { Amendment } from '../oidc/amendments.js';
 
 /** The account center: its pages under /account and the account API under /account/api. */
 export function accountCenter(deps: AccountCenterDeps): Middleware {
@@ -23,8 +24,8 @@ export function accountCenter(deps: AccountCenterDeps): Middleware {
 /**
  * Records each browser session's device at its sign-in and its "last active" afterwards,
  * from oidc-provider's `authorization.success` (it knows the session; the login form does
- * not). Attached to every provider instance (one per key set); its middleware sits just
- * before the provider and awaits the write, so the record exists by the time the browser
+ * not). Attached to every provider instance (one per key set); its amendment awaits the
+ * write once the provider has answered, so the record exists by the time the browser
  * follows the redirect.
  */
 export class DeviceTracking {
@@ -45,8 +46,6 @@ export class DeviceTracking {
     });
   }
 
-  readonly middleware: Middleware = async (ctx, next) => {
-    await next();
-    await this.#pending.get(ctx);
-  };
+  /** Awaits the device write of a sign-in that just succeeded; nothing on other requests. */
+  readonly amendment: Amendment = (ctx) => this.#pending.get(ctx);
 }

@@ -1,7 +1,8 @@
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
 import type { AccessTokenClaims, AccessTokenVerifier } from './access-tokens.js';
+import type { Amendment } from './amendments.js';
 import type { ProviderSource } from './provider-host.js';
 import type { AccountModel } from '../db/models/account.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
@@ -20,14 +21,16 @@ export interface IntrospectionDeps {
  * So a resource server that needs the instant answer gets it here; one that verifies
  * offline accepts the JWT until exp (hence the short access-token TTL).
  */
-export function jwtIntrospection(deps: IntrospectionDeps): Middleware {
-  return async (ctx, next) => {
-    await next();
+export function jwtIntrospection(deps: IntrospectionDeps): Amendment {
+  return (ctx) => {
     const refused = refusedJwt(ctx, 'introspection');
-    if (!refused) return;
-    ctx.status = 200;
-    ctx.body = await introspect(deps, refused.token, refused.caller);
+    return refused ? answer(ctx, deps, refused) : undefined;
   };
+}
+
+async function answer(ctx: Context, deps: IntrospectionDeps, { token, caller }: { token: string; caller: Caller }): Promise<void> {
+  ctx.status = 200;
+  ctx.body = await introspect(deps, token, caller);
 }
 
 /**

@@ -14,7 +14,7 @@ export function instrumentProvider(provider: Provider, metrics: Metrics, logger:
     const grantType = String(ctx.oidc.params?.grant_type);
     const body = ctx.body as Record<string, unknown> | undefined;
     for (const tokenType of TOKEN_TYPES) {
-      if (body?.[tokenType]) metrics.tokensIssued.inc({ grant_type: grantType, token_type: tokenType });
+      if (body?.[tokenType]) metrics.tokenIssued(grantType, tokenType);
     }
   });
   provider.on('refresh_token.consumed', () => metrics.refreshRotations.inc());

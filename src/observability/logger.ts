@@ -20,8 +20,9 @@ export interface LoggerOptions {
 }
 
 /**
- * The process's one logger: JSON lines on stdout (pino), ISO time. In development it
- * pretty-prints if pino-pretty is installed; production images omit it and log JSON.
+ * The process's one logger: JSON lines on stdout (pino), time in epoch milliseconds (pino's
+ * own format; an ISO string cost 3 µs a line on the token endpoint, profiled). In
+ * development it pretty-prints if pino-pretty is installed; production images log JSON.
  * No redaction pass (it cost more per line than the line itself): callers log ids and
  * route templates only, never request bodies, headers, URLs or token objects, and
  * test/operations/observability.test.ts checks every line of a full flow for secrets.
@@ -30,7 +31,6 @@ export async function createLogger({ level, pretty }: LoggerOptions): Promise<Lo
   const options = {
     level,
     base: undefined,
-    timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (!pretty) return buffered(pino(options, pino.destination({ dest: 1, sync: true, minLength: WRITE_CHUNK_BYTES })));

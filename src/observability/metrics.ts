@@ -36,22 +36,27 @@ export class Metrics {
   });
   readonly databaseHeartbeatFailures = this.#counter('mongodb_heartbeat_failures_total', 'Failed MongoDB server heartbeats (database unreachable)');
 
-  /** Label-bound histograms per method, route and status: resolving labels costs more
-   * than the observation itself on the hot path (bench). The key space is bounded. */
-  readonly #requestSeries = new Map<string, { observe(seconds: number): void }>();
+  /** Label-bound series: resolving labels costs more than the observation itself on the
+   * hot path (bench). Both key spaces are bounded. */
+  readonly #requestSeries = new Map<string, Map<number, Map<string, { observe(seconds: number): void }>>>();
+  readonly #issuedSeries = new Map<string, { inc(): void }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${status} ${route}`;
-    let series = this.#requestSeries.get(key);
-    if (!series) {
-      series = this.httpDuration.labels({ method, route, status: String(status) });
-      this.#requestSeries.set(key, series);
-    }
+    // Looked up by the label values themselves: no key string to build per request.
+    const byStatus = getOrAdd(this.#requestSeries, route, () => new Map());
+    const byMethod = getOrAdd(byStatus, status, () => new Map());
+    const series = getOrAdd(byMethod, method, () => this.httpDuration.labels({ method, route, status: String(status) }));
     series.observe(seconds);
+  }
+
+  /** One token issued at the token endpoint, by the grant type oidc-provider accepted. */
+  tokenIssued(grantType: string, tokenType: string): void {
+    const key = `${grantType} ${tokenType}`;
+    getOrAdd(this.#issuedSeries, key, () => this.tokensIssued.labels({ grant_type: grantType, token_type: tokenType })).inc();
   }
 
   /** The security events that are also series. */
@@ -81,4 +86,13 @@ export class Metrics {
   #counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
+}
+
+function getOrAdd<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
 }

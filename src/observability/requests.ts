@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import hyperid from 'hyperid';
 import type { Context, Middleware } from 'koa';
 
 import type { Logger } from './logger.js';
@@ -6,6 +6,9 @@ import type { Metrics } from './metrics.js';
 
 /** What we accept as a caller's request id: short, printable, nothing to inject into a log. */
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+/** Ours need to be unique, not secret: a random per-process prefix and a counter, about a
+ * tenth of what a random UUID costs per request (profiled on the token endpoint). */
+const newRequestId = hyperid({ urlSafe: true });
 
 interface RoutedContext {
   /** Set by @koa/router and by oidc-provider's router: the matched path template. */
@@ -30,7 +33,7 @@ export interface RequestObserverDeps {
 export function requestObserver({ logger, metrics, trustProxy }: RequestObserverDeps): Middleware {
   return async (ctx, next) => {
     const started = performance.now();
-    const requestId = acceptedRequestId(ctx, trustProxy) ?? randomUUID();
+    const requestId = acceptedRequestId(ctx, trustProxy) ?? newRequestId();
     ctx.set('X-Request-Id', requestId);
     try {
       await next();

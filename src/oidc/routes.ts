@@ -24,11 +24,12 @@ export const PROVIDER_ROUTES = {
   credential: '/credential',
 } as const satisfies Configuration['routes'];
 
-const PROVIDER_PREFIXES = [...new Set(Object.values(PROVIDER_ROUTES)), '/.well-known'];
+const PROVIDER_PATHS = [...new Set(Object.values(PROVIDER_ROUTES)), '/.well-known'];
+const PROVIDER_PREFIXES = PROVIDER_PATHS.map((route) => `${route}/`);
 
 /** Whether oidc-provider, not one of our routers, serves this path. */
 export function isProviderPath(path: string): boolean {
-  return PROVIDER_PREFIXES.some((route) => path === route || path.startsWith(`${route}/`));
+  return PROVIDER_PATHS.includes(path) || PROVIDER_PREFIXES.some((prefix) => path.startsWith(prefix));
 }
 
 /**

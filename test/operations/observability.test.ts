@@ -30,6 +30,8 @@ let user: Awaited<ReturnType<typeof createUser>>;
 /** Every secret the flow used; none may appear in any log line. */
 const secrets = new Set<string>();
 let echoedRequestId: string | null;
+/** Ids the server generated for two requests that brought none. */
+let generatedRequestIds: (string | null)[];
 let scrape: string;
 
 beforeAll(async () => {
@@ -71,6 +73,7 @@ beforeAll(async () => {
   });
   expect(introspect.status).toBe(200);
   echoedRequestId = introspect.headers.get('x-request-id');
+  generatedRequestIds = await Promise.all([1, 2].map(async () => (await fetch(`${issuer}/jwks`)).headers.get('x-request-id')));
 
   const adminRes = await tokenRequest(issuer, 'admin', adminSecret, { scope: 'admin' });
   const adminAccess = ((await adminRes.json()) as { access_token: string }).access_token;
@@ -134,6 +137,16 @@ describe('logs', () => {
     expect(introspection).toMatchObject({ method: 'POST', route: '/token/introspection', status: 200, clientId: rp.clientId, ms: expect.any(Number) });
     const reuse = lines.find((l) => l.msg === 'security_event' && l.type === 'refresh_token.reuse_detected');
     expect(reuse).toMatchObject({ level: 'warn', clientId: rp.clientId, accountId: user.sub });
+  });
+
+  it('give a request that brought no X-Request-Id an id of its own, unique, in its line and its response', () => {
+    const [first, second] = generatedRequestIds;
+    expect(first).toMatch(/^[\w-]{8,}$/);
+    expect(second).not.toBe(first);
+    const lines = server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const id of [first, second]) {
+      expect(lines.find((l) => l.reqId === id)).toMatchObject({ level: 'info', route: '/jwks', status: 200, time: expect.any(Number) });
+    }
   });
 
   it('never contain a password, secret, code, token, cookie or Authorization header', () => {

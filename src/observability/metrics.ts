@@ -36,17 +36,17 @@ export class Metrics {
   });
   readonly databaseHeartbeatFailures = this.#counter('mongodb_heartbeat_failures_total', 'Failed MongoDB server heartbeats (database unreachable)');
 
-  /** Label-bound series: resolving labels costs more than the observation itself on the
-   * hot path (bench). Both key spaces are bounded. */
+  /** Label-bound series, looked up by the label values themselves (no key string built per
+   * request): resolving labels costs more than the observation itself on the hot path
+   * (bench). Both key spaces are bounded. */
   readonly #requestSeries = new Map<string, Map<number, Map<string, { observe(seconds: number): void }>>>();
-  readonly #issuedSeries = new Map<string, { inc(): void }>();
+  readonly #issuedSeries = new Map<string, Map<string, { inc(): void }>>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    // Looked up by the label values themselves: no key string to build per request.
     const byStatus = getOrAdd(this.#requestSeries, route, () => new Map());
     const byMethod = getOrAdd(byStatus, status, () => new Map());
     const series = getOrAdd(byMethod, method, () => this.httpDuration.labels({ method, route, status: String(status) }));
@@ -55,8 +55,8 @@ export class Metrics {
 
   /** One token issued at the token endpoint, by the grant type oidc-provider accepted. */
   tokenIssued(grantType: string, tokenType: string): void {
-    const key = `${grantType} ${tokenType}`;
-    getOrAdd(this.#issuedSeries, key, () => this.tokensIssued.labels({ grant_type: grantType, token_type: tokenType })).inc();
+    const byTokenType = getOrAdd(this.#issuedSeries, grantType, () => new Map());
+    getOrAdd(byTokenType, tokenType, () => this.tokensIssued.labels({ grant_type: grantType, token_type: tokenType })).inc();
   }
 
   /** The security events that are also series. */

@@ -11,6 +11,7 @@ import { openMongo } from './db/mongo-server.js';
 import { seedDevelopment } from './development/seed.js';
 import { createLogger } from './observability/logger.js';
 import { startMetricsServer } from './observability/metrics-server.js';
+import { argon2id } from './security/argon2.js';
 import { createServer } from './server.js';
 import { drainOnSignals } from './shutdown.js';
 
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     },
   });
   logger.info(`OpenID Provider ${settings.issuer} listening on port ${settings.port} (MongoDB: ${mongo.kind}); metrics on port ${metricsServer.port}`);
+  logger.info(`password hashing: argon2id via ${argon2id.name}`);
   logger.info(`discovery: ${settings.issuer}/.well-known/openid-configuration`);
   logger.flush();
   // Plain text on purpose: a newcomer reads it; it is never printed in production.

@@ -19,7 +19,7 @@ const flag = (fallback: boolean) =>
 const count = seconds;
 const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
 
-/** One hash per CPU, but never more than libuv's thread pool (where node:crypto hashes run;
+/** One hash per CPU, but never more than libuv's thread pool (where password hashes run;
  * main.ts sizes it to CPUs + 1, src/config/thread-pool.ts), so other work finds a free thread. */
 function defaultHashConcurrency(): number {
   return Math.max(1, Math.min(availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4));

@@ -1,13 +1,9 @@
-import { argon2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 import { defaults } from '../../config/defaults.js';
+import { argon2id, type Argon2Params } from './argon2.js';
 
-/** argon2id cost: memory in KiB, passes over it, lanes. Stored with each hash. */
-export interface Argon2Params {
-  memoryKiB: number;
-  iterations: number;
-  parallelism: number;
-}
+export type { Argon2Params };
 
 const { saltBytes, keyLength } = defaults.password;
 const ARGON2_VERSION = 19;
@@ -15,7 +11,7 @@ const ARGON2_VERSION = 19;
 const PHC = /^\$argon2id\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
 /**
- * argon2id (node:crypto, no native add-on) with a per-user salt, as a standard PHC string
+ * argon2id (src/security/argon2.ts) with a per-user salt, as a standard PHC string
  * that carries its parameters, so the cost can be raised later and old hashes still verify.
  */
 export async function hashPassword(password: string, params: Argon2Params): Promise<string> {
@@ -54,12 +50,7 @@ export async function decoyHash(params: Argon2Params): Promise<string> {
 }
 
 function deriveArgon2(password: string, salt: Buffer, params: Argon2Params, tagLength: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    argon2('argon2id', {
-      message: normalize(password), nonce: salt, tagLength,
-      memory: params.memoryKiB, passes: params.iterations, parallelism: params.parallelism,
-    }, (err, key) => (err ? reject(err) : resolve(key)));
-  });
+  return argon2id.derive(normalize(password), salt, params, tagLength);
 }
 
 interface ScryptHash {

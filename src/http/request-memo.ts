@@ -23,3 +23,11 @@ export function memoized<T>(key: string, load: () => Promise<T>): Promise<T> {
   }
   return answer;
 }
+
+/** After a write within a request: its memoized reads whose keys start with `prefix` load
+ * again, so the request sees what it wrote. */
+export function forgetMemoized(prefix: string): void {
+  const memo = scope.getStore();
+  if (!memo) return;
+  for (const key of memo.keys()) if (key.startsWith(prefix)) memo.delete(key);
+}

@@ -1,9 +1,19 @@
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
+import { forgetMemoized, memoized } from '../http/request-memo.js';
 import { LOOKUP_FIELDS, type ArtifactDoc, type ArtifactStore } from './store.js';
 
 /** Models where a second use of a consumed artifact means a stolen copy (RFC 9700 4.14, 4.1). */
 const REPLAY_REVOKES_GRANT = new Set(['RefreshToken', 'AuthorizationCode']);
+
+/**
+ * Records oidc-provider reads twice in one request: the interaction, by our login and
+ * consent routes (interactionDetails) and again by interactionFinished. Within a request
+ * the second read answers from the first until this adapter writes the model: two MongoDB
+ * round trips fewer per sign-in. Only models nothing else writes: sessions are also written
+ * straight to the store by revocations (src/revocation/), so they are always read afresh.
+ */
+const READ_ONCE_PER_REQUEST = new Set(['Interaction']);
 
 /** What a replay needs to know about the artifact: whose it was and what it hangs off. */
 const REPLAY_FIELDS = { grantId: 1, accountId: 1, clientId: 1, supersededAt: 1 } as const;
@@ -27,7 +37,7 @@ export class MongoAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    await this.replace(id, this.toDoc(id, payload, expiresIn));
+    await this.written(this.replace(id, this.toDoc(id, payload, expiresIn)));
   }
 
   /** The write behind upsert; sessions make it conditional (src/oidc/session-adapter.ts). */
@@ -36,31 +46,46 @@ export class MongoAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.live(await this.collection.findOne({ _id: id }));
+    return this.live(await this.readOne('_id', id));
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return this.live(await this.collection.findOne({ uid }));
+    return this.live(await this.readOne('uid', uid));
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.live(await this.collection.findOne({ userCode }));
+    return this.live(await this.readOne('userCode', userCode));
   }
 
   async consume(id: string): Promise<void> {
-    const result = await this.collection.updateOne(
+    const result = await this.written(this.collection.updateOne(
       { _id: id, consumedAt: { $exists: false } },
       { $set: { consumedAt: new Date() } },
-    );
+    ));
     if (result.matchedCount === 0) await this.lostConsumeRace(id);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.collection.deleteOne({ _id: id });
+    await this.written(this.collection.deleteOne({ _id: id }));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.collection.deleteMany({ grantId });
+    await this.written(this.collection.deleteMany({ grantId }));
+  }
+
+  /** The record whose `field` is `value`, read once per request for READ_ONCE_PER_REQUEST. */
+  private readOne(field: '_id' | 'uid' | 'userCode', value: string): Promise<ArtifactDoc | null> {
+    const read = () => this.collection.findOne({ [field]: value });
+    return READ_ONCE_PER_REQUEST.has(this.name) ? memoized(`artifact:${this.name}:${field}:${value}`, read) : read();
+  }
+
+  /** Once a write to this model settles, this request's reads of it load afresh. */
+  private async written<T>(write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      if (READ_ONCE_PER_REQUEST.has(this.name)) forgetMemoized(`artifact:${this.name}:`);
+    }
   }
 
   /** Another request consumed it between our read and our write: that is a replay. */

@@ -1,6 +1,6 @@
-import { defaults } from '../config/defaults.js';
 import { randomBytes } from 'node:crypto';
 
+import { defaults } from '../config/defaults.js';
 import { argon2id, nodeCryptoArgon2, type Argon2Implementation } from '../src/security/argon2.js';
 import { hashPassword, verifyPassword } from '../src/security/password.js';
 import { percentile } from './stats.js';

@@ -59,8 +59,8 @@ const VERSION_0X13 = 1 satisfies import('@node-rs/argon2').Version.V0x13;
 
 /**
  * The implementation every password hash goes through. Both compute the same function and
- * read each other's hashes (test/security/argon2.test.ts); the Rust one takes about half
- * the CPU time (m=19 MiB, t=2 on the bench machine: 13.4 ms against 24.6 ms a hash), and a
+ * read each other's hashes (test/security/argon2.test.ts); the Rust one takes less than
+ * half the CPU time (m=19 MiB, t=2 on the bench machine: 9-13 ms against 22-25 ms), and a
  * password check is the largest single cost of a sign-in, so it is preferred where it loads.
  */
 export const argon2id: Argon2Implementation = (await rustArgon2()) ?? nodeCryptoArgon2;

@@ -119,7 +119,7 @@ export interface ServerCpu {
   total: number;
   /** The event loop: HTTP, oidc-provider, MongoDB driver, our code. */
   main: number;
-  /** libuv's pool, where node:crypto runs the argon2id password checks. */
+  /** libuv's pool, where the argon2id password checks run (src/security/argon2.ts). */
   threadPool: number;
 }
 

@@ -50,7 +50,8 @@ async function instrumentationCost(mongoUri: string): Promise<Section> {
     const result = await measureThroughput({ mongoUri, dataDir });
     const lines = [
       `client_credentials → JWT access token: ours ${result.ours.toFixed(0)} req/s, bare oidc-provider ${result.bare.toFixed(0)} req/s, ratio ${result.ratio.toFixed(3)} ` +
-        `(median of rounds, lowest ${result.spread[0].toFixed(3)}, highest ${result.spread[1].toFixed(3)}; target ≥ ${MIN_RATIO})` +
+        `(${result.pairs} pairs of processes; ` +
+        `median of rounds, lowest ${result.spread[0].toFixed(3)}, highest ${result.spread[1].toFixed(3)}; target ≥ ${MIN_RATIO})` +
         (result.pinned ? '; servers on CPU 1, load generator on CPU 0' : '; unpinned'),
     ];
     if (result.cpu) lines.push(`  server CPU per token: ours ${result.cpu.ours.toFixed(0)} µs, bare ${result.cpu.bare.toFixed(0)} µs`);

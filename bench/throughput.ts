@@ -1,14 +1,19 @@
 /**
  * client_credentials → JWT access token throughput of our server (metrics and logs on, at
  * info) against bare oidc-provider issuing the same token, each in its own process, under
- * the same bounded load: CONCURRENCY keep-alive loops for SECONDS each. Short rounds,
- * alternated, so background load on a shared machine falls on both alike. The ratio is the
- * median over the rounds of ours / bare within each round: a burst of background load
- * spoils one round, not the result (measured here: totals over all rounds moved between
- * 0.86 and 0.94 from one run to the next on an unchanged tree). On a machine with two or
- * more CPUs the servers run on one CPU and this load generator on another (taskset), so
- * the generator's own work never competes with the server it measures. The CPU time each
- * server spent per token (from /proc) is printed too, as the contention-free view.
+ * the same bounded load: CONCURRENCY keep-alive loops for SECONDS at a time.
+ *
+ * PAIRS pairs of processes, one pair after the other: a process's speed is partly luck,
+ * fixed for its lifetime (heap layout, JIT timing). Measured here with three launches of the
+ * same tree in one harness: 5, 21 and 26 µs a token above the same bare process, against an
+ * instrumentation cost of about that size, so a single pair's ratio said as much about the
+ * draw as about the code. Within a pair, short rounds alternate ours and bare, so background
+ * load on a shared machine falls on both alike; the ratio is the median over every pair's
+ * rounds of ours / bare within the round (a burst of background load spoils one round, not
+ * the result). On a machine with two or more CPUs the servers run on one CPU and this load
+ * generator on another (taskset), so the generator's own work never competes with the
+ * server it measures. The CPU time each server spent per token (from /proc) is printed too,
+ * as the contention-free view.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -29,7 +34,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 /** None when profiling, so each profile covers exactly the measured requests; otherwise
  * long enough for both servers' hot paths to be compiled by the JIT. */
 const WARMUP_SECONDS = process.env.BENCH_CPU_PROF ? 0 : 5;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
+/** One when profiling, so each server's profile file is written once. */
+const PAIRS = Number(process.env.BENCH_PAIRS ?? (process.env.BENCH_CPU_PROF ? 1 : 3));
 /** The issue's bar: instrumentation may cost at most 5 %. */
 export const MIN_RATIO = 0.95;
 
@@ -45,6 +52,8 @@ export interface ThroughputResult {
   cpu?: { ours: number; bare: number };
   /** Whether servers and load generator ran on CPUs of their own. */
   pinned: boolean;
+  /** Process pairs (ours and bare) measured one after the other. */
+  pairs: number;
 }
 
 interface Target {
@@ -57,36 +66,40 @@ export async function measureThroughput(options: { mongoUri: string; dataDir: st
   const issuer = `http://127.0.0.1:${defaults.port}`;
   const common = { NODE_ENV: 'test', ISSUER: issuer, DATA_DIR: options.dataDir, MONGODB_URI: options.mongoUri };
   const pinning = cpuPinning();
-  const ours = await launch('ours', 'src/main.ts', { ...common, LOG_LEVEL: 'info', METRICS_PORT: '0' }, pinning);
-  const bare = await launch('bare', 'bench/bare-provider.ts', common, pinning);
-  const restoreAffinity = pinning?.pinGenerator();
-  try {
-    const totals = { ours: 0, bare: 0 };
-    const cpu = { ours: 0, bare: 0 };
-    const ratios: number[] = [];
-    for (const target of [ours, bare]) await load(target.port, WARMUP_SECONDS);
-    for (let round = 0; round < ROUNDS; round += 1) {
-      const issued = { ours: 0, bare: 0 };
-      for (const target of round % 2 === 0 ? [bare, ours] : [ours, bare]) {
-        const before = await cpuMicros(target.child.pid!);
-        issued[target.name] = await load(target.port, SECONDS);
-        cpu[target.name] += (await cpuMicros(target.child.pid!)) - before;
-        totals[target.name] += issued[target.name];
+  const totals = { ours: 0, bare: 0 };
+  const cpu = { ours: 0, bare: 0 };
+  const ratios: number[] = [];
+  for (let pair = 0; pair < PAIRS; pair += 1) {
+    const targets: Target[] = [];
+    let restoreAffinity: (() => void) | undefined;
+    try {
+      targets.push(await launch('ours', 'src/main.ts', { ...common, LOG_LEVEL: 'info', METRICS_PORT: '0' }, pinning));
+      targets.push(await launch('bare', 'bench/bare-provider.ts', common, pinning));
+      restoreAffinity = pinning?.pinGenerator();
+      for (const target of targets) await load(target.port, WARMUP_SECONDS);
+      for (let round = 0; round < ROUNDS; round += 1) {
+        const issued = { ours: 0, bare: 0 };
+        for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+          const before = await cpuMicros(target.child.pid!);
+          issued[target.name] = await load(target.port, SECONDS);
+          cpu[target.name] += (await cpuMicros(target.child.pid!)) - before;
+          totals[target.name] += issued[target.name];
+        }
+        ratios.push(issued.ours / issued.bare);
       }
-      ratios.push(issued.ours / issued.bare);
+    } finally {
+      restoreAffinity?.();
+      for (const target of targets) target.child.kill('SIGTERM');
     }
-    const perSecond = (n: number) => n / (ROUNDS * SECONDS);
-    return {
-      ours: perSecond(totals.ours), bare: perSecond(totals.bare),
-      ratio: percentile(ratios, 50), spread: [Math.min(...ratios), Math.max(...ratios)],
-      ...(Number.isNaN(cpu.ours) ? {} : { cpu: { ours: cpu.ours / totals.ours, bare: cpu.bare / totals.bare } }),
-      pinned: pinning !== undefined,
-    };
-  } finally {
-    restoreAffinity?.();
-    ours.child.kill('SIGTERM');
-    bare.child.kill('SIGTERM');
   }
+  const perSecond = (n: number) => n / (PAIRS * ROUNDS * SECONDS);
+  return {
+    ours: perSecond(totals.ours), bare: perSecond(totals.bare),
+    ratio: percentile(ratios, 50), spread: [Math.min(...ratios), Math.max(...ratios)],
+    ...(Number.isNaN(cpu.ours) ? {} : { cpu: { ours: cpu.ours / totals.ours, bare: cpu.bare / totals.bare } }),
+    pinned: pinning !== undefined,
+    pairs: PAIRS,
+  };
 }
 
 interface Pinning {

@@ -51,15 +51,18 @@ export function requestObserver({ logger, metrics, trustProxy }: RequestObserver
       await next();
     } finally {
       const seconds = (performance.now() - started) / 1000;
+      const { method, status } = ctx;
       const route = routeOf(ctx);
-      const status = ctx.status;
-      metrics.observeRequest(ctx.method, route, status, seconds);
+      metrics.observeRequest(method, route, status, seconds);
       const line: RequestLine = {
-        reqId: requestId, method: ctx.method, route, status, ms: Math.round(seconds * 10_000) / 10, clientId: clientIdOf(ctx),
+        reqId: requestId, method, route, status, ms: Math.round(seconds * 10_000) / 10, clientId: clientIdOf(ctx),
       };
-      if (status >= 500 && ctx.state.error) line.err = ctx.state.error;
-      if (status >= 500) logger.error(line, 'request');
-      else logger.info(line, 'request');
+      if (status < 500) {
+        logger.info(line, 'request');
+      } else {
+        if (ctx.state.error) line.err = ctx.state.error;
+        logger.error(line, 'request');
+      }
     }
   };
 }

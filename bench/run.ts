@@ -54,7 +54,10 @@ async function instrumentationCost(mongoUri: string): Promise<Section> {
         `median of rounds, lowest ${result.spread[0].toFixed(3)}, highest ${result.spread[1].toFixed(3)}; target ≥ ${MIN_RATIO})` +
         (result.pinned ? '; servers on CPU 1, load generator on CPU 0' : '; unpinned'),
     ];
-    if (result.cpu) lines.push(`  server CPU per token: ours ${result.cpu.ours.toFixed(0)} µs, bare ${result.cpu.bare.toFixed(0)} µs`);
+    if (result.cpu) {
+      const perPair = result.cpu.perPair.map((delta) => `${delta >= 0 ? '+' : ''}${delta.toFixed(0)}`).join(', ');
+      lines.push(`  server CPU per token: ours ${result.cpu.ours.toFixed(0)} µs, bare ${result.cpu.bare.toFixed(0)} µs; ours minus bare in each pair: ${perPair} µs`);
+    }
     return { lines, failures: result.ratio < MIN_RATIO ? [`instrumentation too costly: ratio ${result.ratio.toFixed(3)} < ${MIN_RATIO}`] : [] };
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -13,7 +13,7 @@
  * the result). On a machine with two or more CPUs the servers run on one CPU and this load
  * generator on another (taskset), so the generator's own work never competes with the
  * server it measures. The CPU time each server spent per token (from /proc) is printed too,
- * as the contention-free view.
+ * as the contention-free view, with ours minus bare for each pair.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -48,8 +48,9 @@ export interface ThroughputResult {
   ratio: number;
   /** Lowest and highest round ratio. */
   spread: [number, number];
-  /** Server CPU time per token, µs (undefined without /proc). */
-  cpu?: { ours: number; bare: number };
+  /** Server CPU time per token, µs (undefined without /proc); `perPair` is ours minus bare
+   * within each pair, which shows how much of the result is the draw of processes. */
+  cpu?: { ours: number; bare: number; perPair: number[] };
   /** Whether servers and load generator ran on CPUs of their own. */
   pinned: boolean;
   /** Process pairs (ours and bare) measured one after the other. */
@@ -69,8 +70,11 @@ export async function measureThroughput(options: { mongoUri: string; dataDir: st
   const totals = { ours: 0, bare: 0 };
   const cpu = { ours: 0, bare: 0 };
   const ratios: number[] = [];
+  const perPair: number[] = [];
   for (let pair = 0; pair < PAIRS; pair += 1) {
     const targets: Target[] = [];
+    const pairCpu = { ours: 0, bare: 0 };
+    const pairIssued = { ours: 0, bare: 0 };
     let restoreAffinity: (() => void) | undefined;
     try {
       targets.push(await launch('ours', 'src/main.ts', { ...common, LOG_LEVEL: 'info', METRICS_PORT: '0' }, pinning));
@@ -82,11 +86,16 @@ export async function measureThroughput(options: { mongoUri: string; dataDir: st
         for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
           const before = await cpuMicros(target.child.pid!);
           issued[target.name] = await load(target.port, SECONDS);
-          cpu[target.name] += (await cpuMicros(target.child.pid!)) - before;
-          totals[target.name] += issued[target.name];
+          pairCpu[target.name] += (await cpuMicros(target.child.pid!)) - before;
+          pairIssued[target.name] += issued[target.name];
         }
         ratios.push(issued.ours / issued.bare);
       }
+      for (const name of ['ours', 'bare'] as const) {
+        cpu[name] += pairCpu[name];
+        totals[name] += pairIssued[name];
+      }
+      perPair.push(pairCpu.ours / pairIssued.ours - pairCpu.bare / pairIssued.bare);
     } finally {
       restoreAffinity?.();
       for (const target of targets) target.child.kill('SIGTERM');
@@ -96,7 +105,7 @@ export async function measureThroughput(options: { mongoUri: string; dataDir: st
   return {
     ours: perSecond(totals.ours), bare: perSecond(totals.bare),
     ratio: percentile(ratios, 50), spread: [Math.min(...ratios), Math.max(...ratios)],
-    ...(Number.isNaN(cpu.ours) ? {} : { cpu: { ours: cpu.ours / totals.ours, bare: cpu.bare / totals.bare } }),
+    ...(Number.isNaN(cpu.ours) ? {} : { cpu: { ours: cpu.ours / totals.ours, bare: cpu.bare / totals.bare, perPair } }),
     pinned: pinning !== undefined,
     pairs: PAIRS,
   };

@@ -67,14 +67,13 @@ export async function measureThroughput(options: { mongoUri: string; dataDir: st
   const issuer = `http://127.0.0.1:${defaults.port}`;
   const common = { NODE_ENV: 'test', ISSUER: issuer, DATA_DIR: options.dataDir, MONGODB_URI: options.mongoUri };
   const pinning = cpuPinning();
-  const totals = { ours: 0, bare: 0 };
-  const cpu = { ours: 0, bare: 0 };
   const ratios: number[] = [];
-  const perPair: number[] = [];
+  /** Each pair's server CPU time (µs) and tokens issued, summed over its rounds. */
+  const pairs: Array<Record<'cpu' | 'issued', Record<Target['name'], number>>> = [];
   for (let pair = 0; pair < PAIRS; pair += 1) {
     const targets: Target[] = [];
-    const pairCpu = { ours: 0, bare: 0 };
-    const pairIssued = { ours: 0, bare: 0 };
+    const measured = { cpu: { ours: 0, bare: 0 }, issued: { ours: 0, bare: 0 } };
+    pairs.push(measured);
     let restoreAffinity: (() => void) | undefined;
     try {
       targets.push(await launch('ours', 'src/main.ts', { ...common, LOG_LEVEL: 'info', METRICS_PORT: '0' }, pinning));
@@ -86,26 +85,28 @@ export async function measureThroughput(options: { mongoUri: string; dataDir: st
         for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
           const before = await cpuMicros(target.child.pid!);
           issued[target.name] = await load(target.port, SECONDS);
-          pairCpu[target.name] += (await cpuMicros(target.child.pid!)) - before;
-          pairIssued[target.name] += issued[target.name];
+          measured.cpu[target.name] += (await cpuMicros(target.child.pid!)) - before;
+          measured.issued[target.name] += issued[target.name];
         }
         ratios.push(issued.ours / issued.bare);
       }
-      for (const name of ['ours', 'bare'] as const) {
-        cpu[name] += pairCpu[name];
-        totals[name] += pairIssued[name];
-      }
-      perPair.push(pairCpu.ours / pairIssued.ours - pairCpu.bare / pairIssued.bare);
     } finally {
       restoreAffinity?.();
       for (const target of targets) target.child.kill('SIGTERM');
     }
   }
-  const perSecond = (n: number) => n / (PAIRS * ROUNDS * SECONDS);
+  const total = (part: 'cpu' | 'issued', name: Target['name']) => pairs.reduce((sum, pair) => sum + pair[part][name], 0);
+  const cpuPerToken = (name: Target['name']) => total('cpu', name) / total('issued', name);
+  const perSecond = (name: Target['name']) => total('issued', name) / (PAIRS * ROUNDS * SECONDS);
   return {
-    ours: perSecond(totals.ours), bare: perSecond(totals.bare),
+    ours: perSecond('ours'), bare: perSecond('bare'),
     ratio: percentile(ratios, 50), spread: [Math.min(...ratios), Math.max(...ratios)],
-    ...(Number.isNaN(cpu.ours) ? {} : { cpu: { ours: cpu.ours / totals.ours, bare: cpu.bare / totals.bare, perPair } }),
+    ...(Number.isNaN(total('cpu', 'ours')) ? {} : {
+      cpu: {
+        ours: cpuPerToken('ours'), bare: cpuPerToken('bare'),
+        perPair: pairs.map(({ cpu, issued }) => cpu.ours / issued.ours - cpu.bare / issued.bare),
+      },
+    }),
     pinned: pinning !== undefined,
     pairs: PAIRS,
   };

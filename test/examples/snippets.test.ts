@@ -16,7 +16,7 @@ import { codeFlow, createUser, registerClient } from '../support/relying-party.j
 import { freePort, startServer, type TestServer } from '../support/server.js';
 import { UserAgent } from '../support/user-agent.js';
 
-/** Every snippet the README quotes, quoted whole: the README shows the code these tests run. */
+/** Every snippet docs/integrate.md quotes, quoted whole: the page shows the code these tests run. */
 const SNIPPETS = ['express-openid-connect.ts', 'openid-client.ts', 'authlib_client.py', 'spa.js', 'jose-resource-server.ts'];
 const snippet = (name: string) => readFile(new URL(`../../examples/snippets/${name}`, import.meta.url), 'utf8');
 
@@ -31,10 +31,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('the README', () => {
+describe('docs/integrate.md', () => {
   it.each(SNIPPETS)('quotes examples/snippets/%s exactly', async (name) => {
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    expect(readme).toContain(`\n${await snippet(name)}\`\`\``);
+    const page = await readFile(new URL('../../docs/integrate.md', import.meta.url), 'utf8');
+    expect(page).toContain(`\n${await snippet(name)}\`\`\``);
   });
 });
 

@@ -16,7 +16,7 @@ const snippet = (name: string) => readFile(new URL(`../../examples/snippets/${na
 // The package's browser build (a UMD bundle defining the global `oidc`); not in its exports map.
 const bundle = path.join(path.dirname(createRequire(import.meta.url).resolve('oidc-client-ts/package.json')), 'dist/browser/oidc-client-ts.min.js');
 
-/** The README's SPA snippet (examples/snippets/spa.html + spa.js), served as-is but for its config. */
+/** The SPA snippet of docs/integrate.md (examples/snippets/spa.html + spa.js), served as-is but for its config. */
 async function serveSpa(config: { authority: string; client_id?: string }): Promise<{ server: Server; origin: string; setClient(id: string): void }> {
   let clientId = '';
   const server = createServer((req, res) => {

@@ -23,7 +23,7 @@ EXPOSE 3000 9464
 # Ready means MongoDB answers too. The slim image has no curl: Node's own fetch asks.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# V8's heap under load (README, Benchmarks): a small young generation and a ceiling on the
+# V8's heap under load (docs/benchmarks.md, "Memory"): a small young generation and a ceiling on the
 # old one keep it near what is live (~60 MB) instead of letting 100 concurrent sign-ins grow
 # it past 200 MB. npm run bench starts the server with this same command.
 CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "dist/src/main.js"]

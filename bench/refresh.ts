@@ -18,7 +18,7 @@ import { CommandCounter } from './commands.js';
 import { mb, type Section } from './report.js';
 import { percentile } from './stats.js';
 
-/** The budget a refresh must stay within (README, "Refresh tokens"). */
+/** The budget a refresh must stay within (docs/refresh-tokens.md). */
 const BUDGET = { commands: 6, writes: 2 };
 const LATENCY_SAMPLES = Number(process.env.BENCH_REFRESHES ?? 200);
 

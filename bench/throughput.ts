@@ -126,7 +126,7 @@ function cpuPinning(): Pinning | undefined {
   try {
     previous = execFileSync('taskset', ['-p', '-c', String(process.pid)], { encoding: 'utf8' }).trim().split(' ').at(-1)!;
   } catch {
-    return undefined; // no taskset (util-linux) here: unpinned, as the README says
+    return undefined; // no taskset (util-linux) here: unpinned, as docs/benchmarks.md says
   }
   const setAffinity = (cpus: string) => execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
   return {

@@ -3,19 +3,28 @@
  * override these; nothing else in the code repeats these numbers.
  */
 export const defaults = {
+  /** HTTP port of the issuer (PORT). */
   port: 3000,
+  /** Development key-encryption key, the embedded MongoDB's data and the mail outbox (DATA_DIR). */
   dataDir: 'data',
   /** Signing algorithm of ID tokens and JWT access tokens; ES256 keys are generated too. */
   signingAlg: 'RS256',
+  /** Scopes of the API resource (API_AUDIENCE); its access tokens are JWTs carrying them. */
   apiScopes: ['api:read', 'api:write'],
+  /** Lifetimes, in seconds. */
   ttl: {
     /** Short on purpose: resource servers accept a JWT until it expires. */
     accessToken: 10 * 60,
+    /** Access tokens from the client_credentials grant (the admin token among them). */
     clientCredentials: 10 * 60,
     idToken: 60 * 60,
+    /** An authorization code must be exchanged within this. */
     authorizationCode: 60,
+    /** A sign-in or consent page stays usable this long. */
     interaction: 60 * 60,
+    /** Browser session at the provider; cookie keys keep verifying this long after they stop signing. */
     session: 14 * 24 * 60 * 60,
+    /** A user's consent to an app; never shorter than the app's refresh-token absolute lifetime. */
     grant: 90 * 24 * 60 * 60,
     /** Fixed by oidc-provider (back-channel logout tokens); listed so key retention counts it. */
     logoutToken: 120,
@@ -29,6 +38,7 @@ export const defaults = {
     pickupSeconds: 30,
   },
   refreshToken: {
+    /** Every refresh returns a new refresh token and retires the one presented. */
     rotate: true,
     /** Each refresh token dies if unused this long. */
     idleTtl: 14 * 24 * 60 * 60,
@@ -36,6 +46,7 @@ export const defaults = {
     absoluteTtl: 90 * 24 * 60 * 60,
     /** Replay of the immediate predecessor allowed within this window; 0 = off. */
     graceSeconds: 0,
+    /** Longest grace period a setting or a client may ask for. */
     maxGraceSeconds: 60,
   },
   password: {
@@ -49,7 +60,9 @@ export const defaults = {
       { memoryKiB: 9 * 1024, iterations: 4 },
       { memoryKiB: 7 * 1024, iterations: 5 },
     ],
+    /** Random salt per password hash. */
     saltBytes: 16,
+    /** Length of the derived hash. */
     keyLength: 32,
   },
   /** NIST SP 800-63B: length, no context words, not a known common password. */
@@ -60,15 +73,15 @@ export const defaults = {
   mail: {
     /** Waits before the second and third delivery attempt; then the user is told to retry. */
     retryDelaysMs: [250, 1000],
+    /** Sender of every mail (MAIL_FROM). */
     from: 'Account <no-reply@localhost>',
   },
   hashGate: {
     /** Hashes allowed to wait, per concurrent hash: a full queue drains in 16 hash times (~0.4 s
      * idle, ~1 s on a saturated machine), which bounds how long an admitted sign-in waits.
-     * Measured with `npm run bench` (100 clients, 2 cores): a queue of 4 per slot shed 1.6 times
-     * per completed sign-in, and each shed login POST costs MongoDB reads and a page; 16 per
-     * slot sheds ~0.5 times and signs in 25–40 % more users per second. Waiting hashes hold no
-     * memory; only running ones (concurrency × argon2 memory) do. */
+     * A shorter queue sheds more sign-ins under load (in `npm run bench`, 4 per slot shed 1.6
+     * times per completed sign-in against ~0.5 at 16), and each shed costs reads and a page.
+     * Waiting hashes hold no memory; only running ones (concurrency × argon2 memory) do. */
     queuePerSlot: 16,
     /** Share of the gate's places (running or waiting) one client network may hold at once. */
     networkShare: 0.5,
@@ -77,19 +90,24 @@ export const defaults = {
     /** Threads libuv's pool has beyond one per CPU (the gate's hashes), for signing, files, DNS. */
     spareThreads: 1,
   },
-  /** Self-service accounts: sign-up, email verification and password reset (issue 13). */
+  /** Self-service accounts: sign-up, email verification and password reset. */
   selfService: {
     /** Random bytes in every emailed link's token (base64url); only its SHA-256 is stored. */
     tokenBytes: 32,
+    /** An email verification link works this long, in seconds. */
     verifyEmailTtl: 24 * 60 * 60,
+    /** A password reset link works this long, in seconds. */
     resetPasswordTtl: 30 * 60,
   },
   /** Fixed-window counters in MongoDB (src/security/rate-limit.ts), shared by every instance. */
   rateLimits: {
+    /** Sign-ups from one client network. */
     signUpPerIp: { max: 10, windowSeconds: 60 * 60 },
+    /** "Forgot password?" requests from one client network (429 beyond). */
     resetPerIp: { max: 10, windowSeconds: 15 * 60 },
     /** Over the limit, further requests still get the same answer but no mail. */
     resetPerRecipient: { max: 3, windowSeconds: 60 * 60 },
+    /** "Send the link again" for one account. */
     verifyResendPerAccount: { max: 3, windowSeconds: 15 * 60 },
   },
   limits: {
@@ -111,6 +129,7 @@ export const defaults = {
   },
   /** The account center (/account) and its API: a first-party client of this server. */
   account: {
+    /** The account center's client id at this provider. */
     clientId: 'account-center',
     /** The account API's scope, on the resource <ISSUER>/account. */
     scope: 'account',
@@ -128,6 +147,7 @@ export const defaults = {
   operations: {
     /** Prometheus scrapes this port, never the public issuer's (0 = any free port). */
     metricsPort: 9464,
+    /** pino level of the JSON log lines (LOG_LEVEL). */
     logLevel: 'info',
     /** Every MongoDB operation, server selection included, gives up after this long, so a
      * request fails fast (503) when the database is down or partitioned. */
@@ -139,6 +159,7 @@ export const defaults = {
     /** SIGTERM: in-flight requests get this long to finish before connections are cut. */
     shutdownGraceMs: 10_000,
   },
+  /** Created only outside production: the development seed printed at start-up. */
   development: {
     adminClientId: 'admin',
     adminClientSecret: 'dev-admin-secret-change-me',

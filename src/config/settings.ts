@@ -121,7 +121,7 @@ export interface Settings {
   demo: { appUrl: string; apiUrl: string };
   password: PasswordSettings;
   loginThrottle: ThrottleSettings;
-  /** Metrics listener, logs, database timeouts and shutdown (README, "Operations"). */
+  /** Metrics listener, logs, database timeouts and shutdown (docs/operations.md). */
   operations: { metricsPort: number; logLevel: LogLevel; databaseTimeoutMs: number; shutdownGraceMs: number };
 }
 

@@ -145,7 +145,7 @@ export const defaults = {
     minSecretLength: 32,
   },
   operations: {
-    /** Prometheus scrapes this port, never the public issuer's (0 = any free port). */
+    /** Prometheus scrapes this port, never the public issuer's (METRICS_PORT; 0 turns it off). */
     metricsPort: 9464,
     /** pino level of the JSON log lines (LOG_LEVEL). */
     logLevel: 'info',

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { defaults } from '../../config/defaults.js';
+import type { MetricsListener } from '../observability/metrics-server.js';
 import type { HashGateLimits } from '../security/hash-gate.js';
 import type { Argon2Params } from '../security/password.js';
 
@@ -74,7 +75,8 @@ const envSchema = z.object({
   LOGIN_LOCKOUT_WAIT_INCREMENT: seconds(defaults.loginThrottle.waitIncrementSeconds),
   LOGIN_LOCKOUT_MAX_WAIT: seconds(defaults.loginThrottle.maxWaitSeconds),
   LOGIN_FAILURE_RESET: seconds(defaults.loginThrottle.failureResetSeconds),
-  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(defaults.operations.metricsPort),
+  // 0 turns the listener off; unset in development, the default port or any free one.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaults.operations.logLevel),
   DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(defaults.operations.databaseTimeoutMs),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(defaults.operations.shutdownGraceMs),
@@ -122,7 +124,13 @@ export interface Settings {
   password: PasswordSettings;
   loginThrottle: ThrottleSettings;
   /** Metrics listener, logs, database timeouts and shutdown (docs/operations.md). */
-  operations: { metricsPort: number; logLevel: LogLevel; databaseTimeoutMs: number; shutdownGraceMs: number };
+  operations: {
+    /** Absent: no metrics listener (METRICS_PORT=0). */
+    metrics: MetricsListener | undefined;
+    logLevel: LogLevel;
+    databaseTimeoutMs: number;
+    shutdownGraceMs: number;
+  };
 }
 
 export interface PasswordSettings {
@@ -201,7 +209,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       failureResetSeconds: e.LOGIN_FAILURE_RESET,
     },
     operations: {
-      metricsPort: e.METRICS_PORT,
+      metrics: e.METRICS_PORT === 0 ? undefined : {
+        port: e.METRICS_PORT ?? defaults.operations.metricsPort,
+        // A second instance on a developer's machine should start, not die on the default port.
+        anyPortIfTaken: e.METRICS_PORT === undefined && !production,
+      },
       logLevel: e.LOG_LEVEL,
       databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 
@@ -108,17 +107,6 @@ describe('settings', () => {
     expect(loadSettings({ ISSUER: 'http://id.example.com', COOKIE_KEYS: 'a', ADMIN_CLIENT_SECRET: 'x' }).production).toBe(false);
   });
 
-  it('accepts exactly what npm run secrets prints', () => {
-    const output = execFileSync(process.execPath, ['--import', 'tsx', 'src/config/generate-secrets.ts'], { encoding: 'utf8' });
-    const printed = Object.fromEntries(output.trim().split('\n').map((line) => {
-      const at = line.indexOf('=');
-      return [line.slice(0, at), line.slice(at + 1).replace(/^'|'$/g, '')];
-    }));
-    expect(Object.keys(printed).sort()).toEqual(['ADMIN_CLIENT_SECRET', 'KEY_ENCRYPTION_KEY']);
-    const settings = loadSettings({ ...production, ...printed });
-    expect(settings.admin.clientSecret).toBe(printed.ADMIN_CLIENT_SECRET);
-  });
-
   it('hashes passwords with argon2id at OWASP cost by default, tunable by settings', () => {
     expect(loadSettings({}).password.argon2).toEqual({ memoryKiB: 19456, iterations: 2, parallelism: 1 });
     expect(loadSettings({ PASSWORD_ARGON2_MEMORY_KIB: '65536', PASSWORD_ARGON2_ITERATIONS: '3' }).password.argon2)
@@ -137,6 +125,14 @@ describe('settings', () => {
     // OWASP's equivalent trade-offs are accepted: less memory, more passes.
     expect(loadSettings({ ...env, PASSWORD_ARGON2_MEMORY_KIB: '7168', PASSWORD_ARGON2_ITERATIONS: '5' }).production).toBe(true);
     expect(loadSettings({ ...env, PASSWORD_ARGON2_MEMORY_KIB: '47104', PASSWORD_ARGON2_ITERATIONS: '1' }).production).toBe(true);
+  });
+
+  it('turns metrics off with METRICS_PORT=0, and falls back to a free port only for the default outside production', () => {
+    expect(loadSettings({ METRICS_PORT: '0' }).operations.metrics).toBeUndefined();
+    expect(loadSettings({}).operations.metrics).toEqual({ port: 9464, anyPortIfTaken: true });
+    expect(loadSettings({ METRICS_PORT: '9500' }).operations.metrics).toEqual({ port: 9500, anyPortIfTaken: false });
+    expect(loadSettings(production).operations.metrics).toEqual({ port: 9464, anyPortIfTaken: false });
+    expect(() => loadSettings({ METRICS_PORT: '65536' })).toThrow(/invalid setting METRICS_PORT/);
   });
 
   it('bounds password hashing by CPU and refuses a memory cost argon2 cannot run', () => {

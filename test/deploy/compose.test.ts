@@ -75,6 +75,9 @@ describe.skipIf(missing !== undefined)('docker-compose.yml with the .env of npm 
     const check = services.mongo!.healthcheck!.test.join(' ');
     expect(check).toContain('rs.initiate(');
     expect(check).toMatch(/quit\(db\.hello\(\)\.isWritablePrimary \? 0 : 1\)/);
+    // No mongosh here: at least the script it runs must be JavaScript (rs, db and quit are its globals).
+    const script = /--eval "([^"]+)"$/.exec(check)![1]!;
+    expect(() => new Function('rs', 'db', 'quit', script)).not.toThrow();
     expect(services.oidc!.depends_on).toEqual({ mongo: { condition: 'service_healthy' } });
   });
 
@@ -85,6 +88,8 @@ describe.skipIf(missing !== undefined)('docker-compose.yml with the .env of npm 
     expect(mongo.command).toContain('--replSet');
     expect(mongo.entrypoint!.join(' ')).toContain(keyFile);
     expect(mongo.entrypoint!.join(' ')).toMatch(/chmod 400/);
+    const [shell, flag, entrypoint] = mongo.entrypoint!;
+    expect(spawnSync(shell!, ['-n', flag!, entrypoint!.replaceAll('$$', '$')]).status).toBe(0);
 
     const uri = new URL(services.oidc!.environment!.MONGODB_URI!);
     expect(uri.username).toBe(mongo.environment!.MONGO_PROVIDER_USERNAME);
@@ -99,6 +104,7 @@ describe.skipIf(missing !== undefined)('docker-compose.yml with the .env of npm 
   it('creates the provider user from the init script the compose file mounts, for the database it connects to', async () => {
     const mount = services.mongo!.volumes!.find((volume) => volume.includes('/docker-entrypoint-initdb.d'))!;
     const script = await readFile(path.join(mount.split(':')[0]!, 'provider-user.js'), 'utf8');
+    expect(() => new Function('db', 'process', script)).not.toThrow();
     expect(script).toContain('process.env.MONGO_PROVIDER_USERNAME');
     expect(script).toContain('process.env.MONGO_PROVIDER_PASSWORD');
     expect(script).toContain(`getSiblingDB('${new URL(services.oidc!.environment!.MONGODB_URI!).pathname.slice(1)}')`);

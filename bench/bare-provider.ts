@@ -18,7 +18,8 @@ const settings = loadSettings();
 // The same kind of keys ours signs with (one signing key of the configured algorithm).
 const signingKey = await freshPrivateJwk(settings.signingAlg);
 const cookieKey = await freshPrivateJwk('cookie');
-const resources = resourceCatalog(settings);
+// The admin token needs no registered API; nothing else is asked of this provider.
+const resources = resourceCatalog(settings, { resourceServer: async () => undefined, tokenClaims: async () => undefined });
 const provider = new Provider(settings.issuer, {
   clients: [adminClient(settings)],
   jwks: { keys: [signingKey] } as Configuration['jwks'],

@@ -9,8 +9,24 @@ export const defaults = {
   dataDir: 'data',
   /** Signing algorithm of ID tokens and JWT access tokens; ES256 keys are generated too. */
   signingAlg: 'RS256',
-  /** Scopes of the API resource (API_AUDIENCE); its access tokens are JWTs carrying them. */
+  /** Scopes of the API that API_AUDIENCE names, registered with these on first start. */
   apiScopes: ['api:read', 'api:write'],
+  /** Registered APIs, roles and machine grants (docs/apis-and-roles.md). */
+  apis: {
+    /** What the API that API_AUDIENCE names is called on the consent page until renamed. */
+    legacyName: 'API',
+    /** Each instance checks at most this often whether APIs or roles changed: the longest
+     * an instance issues tokens by a previous definition after an admin change. */
+    refreshMs: 1000,
+    /** Scopes one API may define. */
+    maxScopes: 100,
+    /** Permissions one role may hold. */
+    maxPermissions: 200,
+    /** Roles one user may have. */
+    maxRolesPerUser: 50,
+    /** Longest access-token lifetime an API may ask for, in seconds. */
+    maxAccessTokenTtl: 24 * 60 * 60,
+  },
   /** Lifetimes, in seconds. */
   ttl: {
     /** Short on purpose: resource servers accept a JWT until it expires. */

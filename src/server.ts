@@ -4,6 +4,7 @@ import Koa from 'koa';
 import type { Connection } from 'mongoose';
 import Provider, { type ClientMetadata } from 'oidc-provider';
 
+import { defaults } from '../config/defaults.js';
 import type { KeyMaterial, KeySources } from './config/keys.js';
 import { viewsDir } from './config/paths.js';
 import type { Settings } from './config/settings.js';
@@ -26,6 +27,11 @@ import { adminApi } from './admin/router.js';
 import { accountCenter, DeviceTracking } from './account/index.js';
 import { Devices } from './account/devices.js';
 import { accountCenterClient } from './account/first-party.js';
+import { ApiAccess } from './apis/access.js';
+import { ApiCatalog } from './apis/catalog.js';
+import { registerConfiguredApi } from './apis/configured-api.js';
+import { describeApi } from './apis/describe.js';
+import { apiCollections, ensureApiIndexes } from './apis/records.js';
 import { KeyRing } from './keys/key-ring.js';
 import { KeySealer } from './keys/sealing.js';
 import { keyTiming } from './keys/timing.js';
@@ -95,7 +101,11 @@ export async function createServer(
     smtpUrl: settings.mail.smtpUrl, from: settings.mail.from,
     outboxDir: path.join(settings.dataDir, 'outbox'), log: (line) => logger.info(line),
   });
-  const resources = resourceCatalog(settings);
+  const apiCatalog = new ApiCatalog(apiCollections(connection), defaults.apis.refreshMs);
+  await ensureApiIndexes(apiCatalog.collections);
+  await registerConfiguredApi(apiCatalog, store, settings.apiAudience);
+  const resources = resourceCatalog(settings, new ApiAccess(apiCatalog));
+  const describeApis = (indicator: string, scopes: readonly string[]) => describeApi(apiCatalog, indicator, scopes);
   const devices = new Devices(connection, settings.ttl.session);
   await devices.ensureIndexes();
   const deviceTracking = new DeviceTracking(devices, events);
@@ -148,15 +158,17 @@ export async function createServer(
     interactionRoutes(providers, accounts, throttle, events, {
       loginLinks: (uid) => loginLinks(selfService, uid),
       beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
+      describeApi: describeApis,
       observeSignIn: (outcome) => metrics.signIns.inc({ outcome }),
     }).routes(),
     adminApi({
       settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
+      apiCatalog, builtInAudiences: resources.builtInAudiences,
       sendVerification: (account) => sendVerification(selfService, account),
     }),
     accountCenter({
       settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
-      accountAudience: resources.accountAudience, sendVerification: (account) => sendVerification(selfService, account),
+      accountAudience: resources.accountAudience, describeApi: describeApis, sendVerification: (account) => sendVerification(selfService, account),
     }),
   ]));
   app.use(amendProviderAnswers([

@@ -14,6 +14,8 @@ export interface OverviewDeps {
   store: ArtifactStore;
   events: SecurityEvents;
   devices: Devices;
+  /** A registered API's name and its scopes in words. */
+  describeApi(indicator: string, scopes: readonly string[]): Promise<{ name: string; scopes: string[] }>;
 }
 
 export interface ConnectedApp {
@@ -51,7 +53,10 @@ export async function connectedApps(deps: OverviewDeps, accountId: string): Prom
       name: client?.clientName ?? grant.clientId,
       uri: client?.clientUri,
       scopes: (grant.openid?.scope ?? '').split(' ').filter(Boolean),
-      apis: Object.entries(grant.resources ?? {}).map(([audience, scope]) => `${audience}: ${scope}`),
+      apis: await Promise.all(Object.entries(grant.resources ?? {}).map(async ([indicator, scope]) => {
+        const api = await deps.describeApi(indicator, scope.split(' ').filter(Boolean));
+        return api.scopes.length > 0 ? `${api.name}: ${api.scopes.join(', ')}` : api.name;
+      })),
       firstAuthorizedAt: fromEpoch(grant.iat)!,
       lastUsedAt: await lastUse(deps.store, grant.jti),
     };

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type Router from '@koa/router';
 import { errors, type ClientMetadata } from 'oidc-provider';
 
+import { forgetClient } from '../apis/client-grants.js';
 import { MongoAdapter } from '../oidc/adapter.js';
+import { RESOURCE_SERVER_AUDIENCES } from '../oidc/client-rules.js';
+import { apisByIndicator } from './api-lookup.js';
 import { auditOf, type AdminDeps } from './deps.js';
 import { AdminError, notFound, parse, reply } from './http.js';
 import { clientMetadata, clientPatch, page, pathId } from './schemas.js';
@@ -55,6 +58,7 @@ export function clientRoutes(router: Router, deps: AdminDeps): void {
     for (const grant of grants) await deps.store.revokeGrant(grant._id);
     await deps.store.collection('ClientCredentials').deleteMany({ clientId: client.client_id });
     await adapter.destroy(client.client_id);
+    await forgetClient(deps.apiCatalog.collections, client.client_id);
     const { actor, ...origin } = auditOf(ctx);
     await deps.events.record('grant.revoked', {
       clientId: client.client_id, ...origin, detail: { reason: 'client_deleted', grants: grants.length, actor },
@@ -88,8 +92,9 @@ export function clientRoutes(router: Router, deps: AdminDeps): void {
   });
 }
 
-/** oidc-provider's own client schema decides what a valid client is. */
+/** oidc-provider's own client schema decides what a valid client is; ours, which APIs exist. */
 async function validate(deps: AdminDeps, metadata: StoredClient): Promise<void> {
+  await requireRegisteredAudiences(deps, metadata.resource_server_audiences);
   try {
     await deps.providers.provider.Client.validate(metadata);
   } catch (err) {
@@ -99,6 +104,16 @@ async function validate(deps: AdminDeps, metadata: StoredClient): Promise<void> 
     // Our extraClientMetadata validator (src/oidc/refresh-policy.ts) reports with TypeError.
     if (err instanceof TypeError) throw new AdminError(400, 'invalid_client_metadata', err.message);
     throw err;
+  }
+}
+
+/** A resource server introspects tokens of registered APIs only (not the built-in admin and account APIs). */
+async function requireRegisteredAudiences(deps: AdminDeps, audiences: unknown): Promise<void> {
+  if (!Array.isArray(audiences) || !audiences.every((aud): aud is string => typeof aud === 'string')) return;
+  const registered = await apisByIndicator(deps.apiCatalog.collections, audiences);
+  const unknown = audiences.find((aud) => !registered.has(aud));
+  if (unknown !== undefined) {
+    throw new AdminError(400, 'invalid_client_metadata', `${RESOURCE_SERVER_AUDIENCES}: ${unknown} is not a registered API of this server`);
   }
 }
 

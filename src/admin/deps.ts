@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 
+import type { ApiCatalog } from '../apis/catalog.js';
 import type { Settings } from '../config/settings.js';
 import type { AccountRecord } from '../db/models/account.js';
 import type { AccountAdmin } from '../oidc/accounts.js';
@@ -22,6 +23,10 @@ export interface AdminDeps {
   cutOffs: CutOffs;
   verifyAccessToken: AccessTokenVerifier;
   adminAudience: string;
+  /** Registered APIs, roles and client grants. */
+  apiCatalog: ApiCatalog;
+  /** The admin and account APIs' audiences: not for operators to register. */
+  builtInAudiences: readonly string[];
   /** Mails a verification link to the account's (new) email; false if it could not be sent. */
   sendVerification: (account: AccountRecord) => Promise<boolean>;
 }

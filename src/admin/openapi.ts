@@ -3,23 +3,16 @@
  * schemas here, so the document and the code cannot drift apart unnoticed.
  */
 import { defaults } from '../../config/defaults.js';
+import { apiPaths, apiSchemas } from './openapi-apis.js';
+import {
+  body, bodyFailures, closed, date, failure, idParam, int, missing, nextOffset, ok, op, pageParams, ref, str, strings, type Schema,
+} from './openapi-parts.js';
 
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str: Schema = { type: 'string' };
-const date: Schema = { type: 'string', format: 'date-time' };
-const int: Schema = { type: 'integer', minimum: 0 };
-const strings: Schema = { type: 'array', items: str };
 const { minLength, maxLength } = defaults.passwordPolicy;
 const PASSWORD: Schema = {
   type: 'string', minLength, maxLength,
   description: 'not the username or email, not a commonly used password (400 names the rule broken)',
 };
-const nextOffset: Schema = { type: ['integer', 'null'], description: 'offset of the next page; null on the last page' };
-const closed = (properties: Record<string, Schema>, required: string[]): Schema => (
-  { type: 'object', additionalProperties: false, properties, required }
-);
 
 const clientFields: Record<string, Schema> = {
   client_name: str,
@@ -114,36 +107,15 @@ const schemas: Record<string, Schema> = {
   }, ['kid', 'keys']),
 };
 
-const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
-const ok = (description: string, name: string) => ({ description, ...json(ref(name)) });
-const failure = (description: string) => ({ description, ...json(ref('Error')) });
-const authFailures = {
-  401: failure('missing, invalid or expired access token'),
-  403: failure('the token lacks the admin scope or is for another API'),
-};
-const bodyFailures = {
-  400: failure('invalid input'), 413: failure('body too large'), 415: failure('body is not application/json'),
-};
-const missing = { 404: failure('no such resource') };
-const idParam = (name: string) => ({ name, in: 'path', required: true, schema: str });
-const pageParams = [
-  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-  { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-];
-
-function op(summary: string, responses: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return { summary, ...extra, responses: { ...responses, ...authFailures } };
-}
-const body = (name: string, required = true) => ({ requestBody: { required, ...json(ref(name)) } });
 
 export function openApiDocument(issuer: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'Admin API', version: '1.0.0', description: 'Manage apps, users, sessions, grants and signing keys of this authorization server.' },
+    info: { title: 'Admin API', version: '1.0.0', description: 'Manage apps, users, sessions, grants, signing keys, APIs and roles of this authorization server.' },
     servers: [{ url: `${issuer}/admin` }],
     security: [{ adminToken: ['admin'] }],
     components: {
-      schemas,
+      schemas: { ...schemas, ...apiSchemas },
       securitySchemes: {
         adminToken: {
           type: 'oauth2',
@@ -219,6 +191,7 @@ export function openApiDocument(issuer: string) {
           200: ok('revoked', 'KeyRevoked'), ...missing, 409: failure('the key is already retired or revoked'),
         }),
       },
+      ...apiPaths,
       '/openapi.json': {
         get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': {} } } } },
       },

@@ -4,10 +4,13 @@ import mount from 'koa-mount';
 
 import { requireAdminToken } from './authenticate.js';
 import { clientRoutes } from './clients.js';
+import { clientScopeRoutes } from './client-scopes.js';
 import { keyRoutes } from './keys.js';
 import type { AdminDeps } from './deps.js';
 import { AdminError, adminErrors, jsonBody } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { resourceRoutes } from './resources.js';
+import { roleRoutes } from './roles.js';
 import { sessionRoutes } from './sessions.js';
 import { userRoutes } from './users.js';
 
@@ -15,6 +18,9 @@ import { userRoutes } from './users.js';
 export function adminApi(deps: AdminDeps): Koa.Middleware {
   const router = new Router();
   clientRoutes(router, deps);
+  clientScopeRoutes(router, deps);
+  resourceRoutes(router, deps);
+  roleRoutes(router, deps);
   userRoutes(router, deps);
   sessionRoutes(router, deps);
   keyRoutes(router, deps);

@@ -34,6 +34,8 @@ export interface InteractionHooks {
   loginLinks(uid: string): Record<string, string | undefined>;
   /** Shows a page that must come before consent instead of it; true if it did. */
   beforeConsent(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<boolean>;
+  /** A registered API's name and its scopes in words, for the consent page. */
+  describeApi(indicator: string, scopes: readonly string[]): Promise<{ name: string; scopes: string[] }>;
   /** Told the outcome of every password sign-in attempt (the sign-in metrics). */
   observeSignIn?(outcome: SignInOutcome): void;
 }
@@ -57,7 +59,7 @@ export function interactionRoutes(
     const clientName = client?.clientName ?? String(params.client_id);
     if (prompt.name === 'login') return showLogin(ctx, uid, clientName);
     if (await hooks.beforeConsent(ctx, details)) return;
-    return renderPage(ctx, 'consent', consentView(uid, clientName, client?.clientUri, prompt));
+    return renderPage(ctx, 'consent', await consentView(uid, clientName, client?.clientUri, prompt, hooks.describeApi));
   });
 
   router.post('/:uid/login', form, async (ctx) => {
@@ -129,7 +131,11 @@ async function clientNameOf(provider: Provider, params: UnknownObject): Promise<
   return client?.clientName ?? String(params.client_id);
 }
 
-function consentView(uid: string, clientName: string, clientUri: string | undefined, prompt: PromptDetail) {
+/** Lists only what the user will get: oidc-provider's missing scopes, which our resource
+ * catalog has already limited to the user's roles (src/apis/access.ts). */
+async function consentView(
+  uid: string, clientName: string, clientUri: string | undefined, prompt: PromptDetail, describeApi: InteractionHooks['describeApi'],
+) {
   const details = prompt.details as {
     missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]>;
   };
@@ -138,7 +144,9 @@ function consentView(uid: string, clientName: string, clientUri: string | undefi
     scopes: details.missingOIDCScope ?? [],
     scopeDescriptions,
     claims: details.missingOIDCClaims ?? [],
-    resources: Object.entries(details.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
+    resources: await Promise.all(Object.entries(details.missingResourceScopes ?? {})
+      .filter(([, scopes]) => scopes.length > 0)
+      .map(([indicator, scopes]) => describeApi(indicator, scopes))),
     action: `/interaction/${uid}/confirm`,
     denyAction: `/interaction/${uid}/abort`,
   };

@@ -11,10 +11,10 @@ export const RESOURCE_SERVER_AUDIENCES = 'resource_server_audiences';
  * extraClientMetadata validator, so they hold wherever oidc-provider builds a client:
  * admin registration and update, and loading a stored record (a legacy record that
  * breaks them fails to load, so it can mint nothing).
- *
- * `audiences` are the APIs a resource server may be registered for.
+ * Whether each named audience is a registered API is checked where clients are registered
+ * (src/admin/clients.ts): registrations change at run time, this check must not.
  */
-export function validateClientRules(metadata: ClientMetadata, audiences: readonly string[]): void {
+export function validateClientRules(metadata: ClientMetadata): void {
   const isPublic = metadata.token_endpoint_auth_method === 'none';
   // RFC 6749 §4.4: client_credentials is for confidential clients only; a public client's
   // id is no secret, so anyone knowing it could mint tokens.
@@ -29,9 +29,5 @@ export function validateClientRules(metadata: ClientMetadata, audiences: readonl
   }
   if (isPublic) {
     throw new errors.InvalidClientMetadata(`${RESOURCE_SERVER_AUDIENCES} requires a confidential client`);
-  }
-  const unknown = registered.find((aud) => !audiences.includes(aud));
-  if (unknown !== undefined) {
-    throw new errors.InvalidClientMetadata(`${RESOURCE_SERVER_AUDIENCES}: ${unknown} is not an API of this server (known: ${audiences.join(', ')})`);
   }
 }

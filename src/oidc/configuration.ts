@@ -52,6 +52,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     ...(settings.outboundPrivateNetworks ? { fetch: withoutSsrfGuard } : {}),
     // `gid` (the grant id) lets our introspection answer for a JWT from live state:
     // the token dies with its grant (src/oidc/introspection.ts).
+    extraTokenClaims: resources.extraTokenClaims as Configuration['extraTokenClaims'],
     formats: {
       customizers: {
         jwt: (_ctx, token, jwt) => {
@@ -71,7 +72,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       // Called once per listed property on every client oidc-provider builds; the
       // whole-client rules run once, with resource_server_audiences.
       validator: (_ctx, key, value, metadata) => {
-        if (key === RESOURCE_SERVER_AUDIENCES) validateClientRules(metadata, resources.introspectableAudiences);
+        if (key === RESOURCE_SERVER_AUDIENCES) validateClientRules(metadata);
         else if (key === REQUIRE_VERIFIED_EMAIL) validateRequireVerifiedEmail(value);
         else validateRefreshMetadata(key, value);
       },

@@ -3,33 +3,46 @@ import { errors, type KoaContextWithOIDC, type Client, type ResourceServer } fro
 import { adminScope } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { Settings } from '../config/settings.js';
+import { guardedDatabaseCall } from '../db/unavailable.js';
 import { accountAudience as accountApiAudience, isFirstParty } from '../account/first-party.js';
+
+/** What a registered API (src/apis/) allows one token request. */
+export interface RegisteredResourceServer {
+  /** The scopes this request may get, space-separated (possibly none). */
+  scope: string;
+  accessTokenTTL?: number;
+}
+
+/** The APIs operators register (src/apis/), as the provider asks about them. */
+export interface RegisteredApis {
+  /** Undefined when no API is registered at `indicator`; may throw oidc-provider errors (invalid_scope). */
+  resourceServer(ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<RegisteredResourceServer | undefined>;
+  /** Claims an access token gets beyond the standard ones (a `roles` claim). */
+  tokenClaims(token: { kind: string; accountId?: string; resourceServer?: { audience?: string } }): Promise<Record<string, unknown> | undefined>;
+}
 
 /** The APIs we issue JWT access tokens (RFC 9068) for, keyed by resource indicator. */
 export interface ResourceCatalog {
-  apiAudience: string;
   adminAudience: string;
   accountAudience: string;
-  /** APIs a client may register as a resource server of (client metadata resource_server_audiences). */
-  introspectableAudiences: readonly string[];
-  getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: Client): ResourceServer;
+  /** Audiences that are ours alone: no operator may register or change an API at them. */
+  builtInAudiences: readonly string[];
+  getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<ResourceServer>;
+  /** oidc-provider's extraTokenClaims. */
+  extraTokenClaims(ctx: KoaContextWithOIDC, token: Parameters<RegisteredApis['tokenClaims']>[0]): Promise<Record<string, unknown> | undefined>;
   defaultResource(ctx: KoaContextWithOIDC, client: Client, oneOf?: readonly string[]): string | readonly string[] | undefined;
 }
 
-export function resourceCatalog(settings: Settings): ResourceCatalog {
-  const apiAudience = settings.apiAudience;
+export function resourceCatalog(settings: Settings, apis: RegisteredApis): ResourceCatalog {
   const adminAudience = adminApiAudience(settings.issuer);
   const accountAudience = accountApiAudience(settings.issuer);
   const jwt = { accessTokenFormat: 'jwt' as const, accessTokenTTL: settings.ttl.accessToken, jwt: { sign: { alg: settings.signingAlg } } };
 
   return {
-    apiAudience,
     adminAudience,
     accountAudience,
-    // The admin API verifies its tokens itself; no client needs to introspect them.
-    introspectableAudiences: [apiAudience],
-    getResourceServerInfo(_ctx, indicator, client) {
-      if (indicator === apiAudience) return { ...jwt, scope: defaults.apiScopes.join(' '), audience: apiAudience };
+    builtInAudiences: [adminAudience, accountAudience],
+    async getResourceServerInfo(ctx, indicator, client) {
       // Only the bootstrapped admin client may ever hold a token for the admin API.
       if (indicator === adminAudience && client.clientId === settings.admin.clientId) {
         return { ...jwt, scope: adminScope, audience: adminAudience };
@@ -38,8 +51,12 @@ export function resourceCatalog(settings: Settings): ResourceCatalog {
       if (indicator === accountAudience && isFirstParty(settings, client.clientId)) {
         return { ...jwt, scope: defaults.account.scope, audience: accountAudience };
       }
-      throw new errors.InvalidTarget();
+      if (indicator === adminAudience || indicator === accountAudience) throw new errors.InvalidTarget();
+      const registered = await guardedDatabaseCall(() => apis.resourceServer(ctx, indicator, client));
+      if (!registered) throw new errors.InvalidTarget();
+      return { ...jwt, ...registered, audience: indicator };
     },
+    extraTokenClaims: (_ctx, token) => guardedDatabaseCall(() => apis.tokenClaims(token)),
     defaultResource(ctx, client, oneOf) {
       // Lets the admin client ask for `scope=admin` without naming the resource.
       if (client.clientId === settings.admin.clientId && ctx.oidc.route === 'token') return adminAudience;

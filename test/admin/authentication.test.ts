@@ -2,7 +2,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startServer, type TestServer } from '../support/server.js';
-import { ADMIN, adminToken, api, Contract, tokenRequest, type ApiResponse } from './support.js';
+import { ADMIN, adminToken, api, Contract, grantClientScopes, tokenRequest, type ApiResponse } from './support.js';
 
 let server: TestServer;
 let contract: Contract;
@@ -78,6 +78,7 @@ describe('requests without a usable token', () => {
   });
 
   it('answers 403 insufficient_scope for a genuine token for another API', async () => {
+    await grantClientScopes(server.issuer, service.id, server.settings.apiAudience, ['api:read']);
     const apiToken = await tokenFor(service.id, service.secret, { resource: server.settings.apiAudience, scope: 'api:read' });
     expect(decodeProtectedHeader(apiToken).typ).toBe('at+jwt');
     const res = await api(server.issuer, apiToken, 'GET', '/users');

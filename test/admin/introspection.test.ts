@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CALLBACK, codeFlow, discover, type RegisteredClient } from '../support/relying-party.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { adminToken, api, basic, Contract } from './support.js';
+import { adminToken, api, basic, Contract, grantClientScopes } from './support.js';
 
 let server: TestServer;
 let token: string;
@@ -107,6 +107,7 @@ describe('introspecting JWT access tokens', () => {
   });
 
   it('answers for client-credentials JWTs while the client exists', async () => {
+    await grantClientScopes(server.issuer, resourceServer.id, server.settings.apiAudience, ['api:read']);
     const res = await fetch(`${server.issuer}/token`, {
       method: 'POST',
       headers: { authorization: basic(resourceServer.id, resourceServer.secret), 'content-type': 'application/x-www-form-urlencoded' },

@@ -26,6 +26,12 @@ export async function adminToken(issuer: string): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
+/** What an operator does before a client may get an API's scopes with client_credentials. */
+export async function grantClientScopes(issuer: string, clientId: string, resource: string, scopes: string[]): Promise<void> {
+  const res = await api(issuer, await adminToken(issuer), 'PUT', `/clients/${encodeURIComponent(clientId)}/resource-scopes`, { grants: [{ resource, scopes }] });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
 export interface ApiResponse {
   status: number;
   headers: Headers;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AFTER_LOGOUT, codeFlow, createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { UserAgent } from '../support/user-agent.js';
+import { grantClientScopes } from '../admin/support.js';
 
 let server: TestServer;
 let user: Awaited<ReturnType<typeof createUser>>;
@@ -158,7 +159,8 @@ describe('refresh, introspection and revocation', () => {
 });
 
 describe('client credentials', () => {
-  it('gives a confidential client a JWT access token for the API', async () => {
+  it('gives a confidential client a JWT access token for the API it was granted', async () => {
+    await grantClientScopes(server.issuer, confidential.clientId, server.settings.apiAudience, ['api:read']);
     const tokens = await client.clientCredentialsGrant(confidential.config, {
       resource: server.settings.apiAudience, scope: 'api:read',
     });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { codeFlow, createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { grantClientScopes } from '../admin/support.js';
 
 let server: TestServer;
 let appA: RegisteredClient;
@@ -59,6 +60,7 @@ async function revoke(caller: RegisteredClient, token: string, hint?: string): P
 }
 
 async function serviceJwt(): Promise<string> {
+  await grantClientScopes(server.issuer, service.clientId, server.settings.apiAudience, ['api:read']);
   const res = await fetch(`${server.issuer}/token`, {
     method: 'POST',
     headers: {

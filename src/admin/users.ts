@@ -66,6 +66,8 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     const account = await load(ctx.params.id!);
     const revoked = await endUserPast(deps, account._id, 'deleted', auditOf(ctx));
     await users.delete(account._id);
+    // Account ids are random UUIDs, never reused: a late role assignment could only leave an inert record.
+    await deps.apiCatalog.collections.accountRoles.deleteOne({ _id: account._id });
     reply(ctx, 200, { id: account._id, revoked });
   });
 

@@ -136,6 +136,19 @@ describe('user tokens: the aud is the API, the scope what the user may have', ()
     expect(forCustomer).not.toContain('Read support tickets');
   });
 
+  it('shows the account center each connected app\'s APIs by name and scopes in words', async () => {
+    const user = await createUser(server);
+    await userTokens(user, 'orders:read orders:write', ORDERS);
+    const agent = new UserAgent();
+    const nowhere = 'http://never.invalid/';
+    const login = await agent.follow(`${server.issuer}/account`, nowhere);
+    const uid = /\/interaction\/([\w-]+)\//.exec(await login.res.text())![1];
+    const page = await agent.follow(`${server.issuer}/interaction/${uid}/login`, nowhere, { form: { login: user.username, password: user.password } });
+    const html = await page.res.text();
+    expect(html).toContain('Orders: See your orders, Place orders for you');
+    expect(html).not.toContain(ORDERS);
+  });
+
   it('answers invalid_target for a resource that is not registered', async () => {
     const rs = await fetch(`${server.issuer}/auth?${new URLSearchParams({
       client_id: app.clientId, response_type: 'code', scope: 'openid', redirect_uri: app.redirectUri, resource: 'https://unknown.example.com',

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { codeFlow, createUser, registerClient, type Credentials, type Registered
 import { refresh } from '../support/refresh.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { UserAgent } from '../support/user-agent.js';
+import { accessTokenVerifier, BearerError } from '../../examples/snippets/jose-resource-server.js';
 import { adminToken, api, Contract, tokenRequest } from '../admin/support.js';
 
 const ORDERS = 'https://orders.example.com';
@@ -147,6 +149,21 @@ describe('user tokens: the aud is the API, the scope what the user may have', ()
     const html = await page.res.text();
     expect(html).toContain('Orders: See your orders, Place orders for you');
     expect(html).not.toContain(ORDERS);
+  });
+
+  it('lets a resource server of the docs accept a token by aud and scope, and refuse the rest', async () => {
+    const page = await readFile(new URL('../../docs/apis-and-roles.md', import.meta.url), 'utf8');
+    const quoted = await readFile(new URL('../../examples/snippets/jose-resource-server.ts', import.meta.url), 'utf8');
+    expect(page).toContain(`\n${quoted}\`\`\``);
+
+    const verify = accessTokenVerifier(server.issuer, TICKETS);
+    const staffToken = (await userTokens(staff, 'tickets:read tickets:delete', TICKETS)).access_token;
+    expect(await verify(staffToken, 'tickets:delete')).toMatchObject({ sub: staff.sub, roles: ['support'] });
+    const customerToken = (await userTokens(customer, 'tickets:read tickets:delete', TICKETS)).access_token;
+    await expect(verify(customerToken, 'tickets:read')).rejects.toMatchObject({ status: 403, error: 'insufficient_scope' });
+    const ordersToken = (await userTokens(staff, 'orders:read', ORDERS)).access_token;
+    await expect(verify(ordersToken, 'orders:read')).rejects.toBeInstanceOf(BearerError);
+    await expect(verify(ordersToken, 'orders:read')).rejects.toMatchObject({ status: 401 });
   });
 
   it('answers invalid_target for a resource that is not registered', async () => {

@@ -5,6 +5,9 @@ export const claimsByScope = {
   email: ['email', 'email_verified'],
 } as const;
 
+/** The OpenID Connect scopes this server knows; every other scope belongs to an API. */
+export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access', ...Object.keys(claimsByScope)]);
+
 /** Human text shown on the consent page. */
 export const scopeDescriptions: Record<string, string> = {
   openid: 'Know who you are (your account identifier)',

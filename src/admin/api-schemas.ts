@@ -1,13 +1,12 @@
 import { z } from 'zod';
 
-import { claimsByScope } from '../../config/claims.js';
+import { OIDC_SCOPES } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import { pathId } from './schemas.js';
 
 /** Request schemas of registered APIs, roles and client grants (docs/apis-and-roles.md). */
 
 const { maxScopes, maxPermissions, maxRolesPerUser, maxAccessTokenTtl } = defaults.apis;
-const OPENID_SCOPES = new Set(['openid', 'offline_access', ...Object.keys(claimsByScope)]);
 
 /** RFC 8707: an absolute URI without a fragment, exactly as oidc-provider accepts a `resource`. */
 export const indicator = z.string().min(1).max(2048).refine((value) => {
@@ -18,7 +17,7 @@ export const indicator = z.string().min(1).max(2048).refine((value) => {
 /** RFC 6749 §3.3 scope-token characters; OpenID Connect's own scopes are not an API's to define. */
 export const scopeName = z.string().min(1).max(128)
   .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'printable ASCII without spaces, quotes or backslashes (RFC 6749 §3.3)')
-  .refine((name) => !OPENID_SCOPES.has(name), 'an OpenID Connect scope, not an API scope');
+  .refine((name) => !OIDC_SCOPES.has(name), 'an OpenID Connect scope, not an API scope');
 
 const apiScope = z.object({ name: scopeName, description: z.string().trim().min(1).max(256) }).strict();
 const scopeList = z.array(apiScope).max(maxScopes, `at most ${maxScopes} scopes per API`)

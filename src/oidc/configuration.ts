@@ -1,6 +1,6 @@
 import type { Adapter, ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
-import { claimsByScope } from '../../config/claims.js';
+import { claimsByScope, OIDC_SCOPES } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { KeyMaterial } from '../config/keys.js';
 import type { Settings } from '../config/settings.js';
@@ -125,8 +125,6 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     }),
   };
 }
-
-const OIDC_SCOPES = new Set(['openid', 'offline_access', ...Object.keys(claimsByScope)]);
 
 function asksForOidcScopesOnly(scope: unknown): boolean {
   return typeof scope === 'string' && scope.split(' ').every((s) => OIDC_SCOPES.has(s));

@@ -1,6 +1,6 @@
 import { errors, type KoaContextWithOIDC, type Client, type ResourceServer } from 'oidc-provider';
 
-import { adminScope } from '../../config/claims.js';
+import { adminScope, OIDC_SCOPES } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
 import type { Settings } from '../config/settings.js';
 import { guardedDatabaseCall } from '../db/unavailable.js';
@@ -58,8 +58,15 @@ export function resourceCatalog(settings: Settings, apis: RegisteredApis): Resou
     },
     extraTokenClaims: (_ctx, token) => guardedDatabaseCall(() => apis.tokenClaims(token)),
     defaultResource(ctx, client, oneOf) {
+      if (ctx.oidc.route !== 'token') return oneOf;
       // Lets the admin client ask for `scope=admin` without naming the resource.
-      if (client.clientId === settings.admin.clientId && ctx.oidc.route === 'token') return adminAudience;
+      if (client.clientId === settings.admin.clientId) return adminAudience;
+      // Without a resource, oidc-provider would drop API scopes of client_credentials silently
+      // and issue a token good for nothing; the client is told instead.
+      if (ctx.oidc.params?.grant_type === 'client_credentials') {
+        const apiScope = String(ctx.oidc.params.scope ?? '').split(' ').find((scope) => scope && !OIDC_SCOPES.has(scope));
+        if (apiScope !== undefined) throw new errors.InvalidScope('an API scope needs the resource parameter naming its API', apiScope);
+      }
       return oneOf;
     },
   };

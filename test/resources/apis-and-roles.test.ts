@@ -198,6 +198,7 @@ describe('machine-to-machine: client_credentials gets only what an operator gran
     expect(await ask({ resource: TICKETS, scope: 'tickets:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
     expect(await ask({ resource: 'https://unknown.example.com', scope: 'orders:read' })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
     expect(await ask({ resource: `${server.issuer}/admin`, scope: 'admin' })).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    expect(await ask({ scope: 'orders:read' })).toMatchObject({ status: 400, body: { error: 'invalid_scope' } });
   });
 
   it('keeps the admin client\'s admin token working', async () => {

@@ -104,6 +104,27 @@ describe('user tokens: the aud is the API, the scope what the user may have', ()
     expect(decodeJwt(back.accessToken).scope).toBe('tickets:read');
   });
 
+  it('takes an API\'s scopes from users without a role at their next refresh once it turns on RBAC, and from holders of a deleted role', async () => {
+    const indicator = 'https://wiki.example.com';
+    const wiki = await call('POST', '/resources', { indicator, name: 'Wiki', scopes: [{ name: 'wiki:edit', description: 'Edit pages' }] });
+    const role = await call('POST', '/roles', { name: 'editor', permissions: [{ resource: indicator, scope: 'wiki:edit' }] });
+    const [editor, reader] = await Promise.all([createUser(server), createUser(server)]);
+    await call('PUT', `/users/${editor.sub}/roles`, { roles: [String(role.body.id)] });
+    const editorTokens = await userTokens(editor, 'wiki:edit', indicator);
+    const readerTokens = await userTokens(reader, 'wiki:edit', indicator);
+    expect(decodeJwt(readerTokens.access_token).scope).toBe('wiki:edit');
+
+    await call('PATCH', `/resources/${String(wiki.body.id)}`, { rbac: true });
+    const [editorNext, readerNext] = await Promise.all([refresh(app.config, editorTokens.refresh_token!), refresh(app.config, readerTokens.refresh_token!)]);
+    expect(editorNext.ok && decodeJwt(editorNext.accessToken).scope).toBe('wiki:edit');
+    expect(readerNext.ok && decodeJwt(readerNext.accessToken).scope).toBeUndefined();
+
+    await call('DELETE', `/roles/${String(role.body.id)}`);
+    const editorAfter = editorNext.ok ? await refresh(app.config, editorNext.refreshToken) : editorNext;
+    expect(editorAfter.ok && decodeJwt(editorAfter.accessToken)).toMatchObject({ aud: indicator });
+    expect(editorAfter.ok && decodeJwt(editorAfter.accessToken).scope).toBeUndefined();
+  });
+
   it('stops granting a scope removed from the role at the next refresh', async () => {
     const user = await createUser(server);
     const role = await call('POST', '/roles', { name: 'reader', permissions: [{ resource: TICKETS, scope: 'tickets:read' }, { resource: TICKETS, scope: 'tickets:delete' }] });

@@ -126,6 +126,22 @@ export const defaults = {
     /** "Send the link again" for one account. */
     verifyResendPerAccount: { max: 3, windowSeconds: 15 * 60 },
   },
+  /** Ways in beyond the browser code flow (docs/protocols.md). */
+  protocols: {
+    /** A seen DPoP proof or client assertion is remembered at least this long, until the
+     * save that follows its first use sets the proof's own expiry. */
+    replayClaimSeconds: 10 * 60,
+    deviceFlow: {
+      /** How long a device's user code can be entered (RFC 8628 `expires_in`). */
+      codeTtl: 10 * 60,
+      /** The least time between two polls of one device (RFC 8628's default `interval`). */
+      pollIntervalSeconds: 5,
+      /** User-code submissions per client network: each is a guess at a live code. */
+      userCodeAttempts: { max: 20, windowSeconds: 15 * 60 },
+    },
+    /** Initial access tokens for dynamic client registration, when no expiry is given. */
+    initialAccessTokenTtl: 24 * 60 * 60,
+  },
   limits: {
     /** Largest form or JSON body our own routes accept. */
     bodyBytes: 16 * 1024,

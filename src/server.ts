@@ -49,6 +49,7 @@ import { revocationResponses } from './oidc/revocation.js';
 import { exceptProviderPaths } from './oidc/routes.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { CutOffs } from './revocation/cutoff.js';
+import { auditRegistrations, protocolFeatures, userCodeThrottle } from './protocols/index.js';
 import { instrumentDatabase, instrumentProvider } from './observability/instrument.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -118,8 +119,10 @@ export async function createServer(
   const providers = new ProviderHost((keys: KeyMaterial) => {
     const provider = new Provider(settings.issuer, providerConfiguration({
       settings, keys, adapter, accounts, resources, staticClients: [adminClient(settings), accountCenterApp],
+      protocols: protocolFeatures(settings, keys, store),
     }));
     auditRefreshFamilies(provider, events);
+    auditRegistrations(provider, events);
     instrumentProvider(provider, metrics, logger);
     deviceTracking.attach(provider);
     provider.proxy = settings.trustProxy;
@@ -171,6 +174,7 @@ export async function createServer(
       accountAudience: resources.accountAudience, describeApi: describeApis, sendVerification: (account) => sendVerification(selfService, account),
     }),
   ]));
+  app.use(userCodeThrottle(limits));
   app.use(amendProviderAnswers([
     deviceTracking.amendment,
     jwksCaching(settings.keys.jwksMaxAge),

@@ -35,6 +35,9 @@ export function requireBearer(requirement: BearerRequirement): (verify: AccessTo
     } catch (err) {
       throw refuse((err as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'the access token expired' : 'the access token is invalid');
     }
+    // A DPoP-bound token (RFC 9449) is only good with a proof of its key; these APIs take
+    // Bearer tokens, so presented here it is someone's copy, not its holder.
+    if (claims.cnf !== undefined) throw refuse('a DPoP-bound access token is not accepted as a Bearer token');
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     const scopes = (claims.scope ?? '').split(' ');
     if (!audiences.includes(requirement.audience) || !scopes.includes(requirement.scope)) {

@@ -7,6 +7,8 @@ import { apiPaths, apiSchemas } from './openapi-apis.js';
 import {
   body, bodyFailures, closed, date, failure, idParam, int, missing, nextOffset, ok, op, pageParams, ref, str, strings, type Schema,
 } from './openapi-parts.js';
+import { SIGNING_ALGS } from '../db/models/key-set.js';
+import { GRANT_TYPES } from './schemas.js';
 
 const { minLength, maxLength } = defaults.passwordPolicy;
 const PASSWORD: Schema = {
@@ -19,7 +21,7 @@ const clientFields: Record<string, Schema> = {
   application_type: { enum: ['web', 'native'] },
   redirect_uris: strings,
   post_logout_redirect_uris: strings,
-  grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token', 'client_credentials'] } },
+  grant_types: { type: 'array', items: { enum: [...GRANT_TYPES] } },
   response_types: { type: 'array', items: { enum: ['code'] } },
   token_endpoint_auth_method: { enum: ['client_secret_basic', 'client_secret_post', 'none'] },
   scope: str,
@@ -32,6 +34,9 @@ const clientFields: Record<string, Schema> = {
   refresh_token_grace_period: int,
   resource_server_audiences: { ...strings, description: 'APIs whose access tokens this (confidential) client may introspect' },
   require_verified_email: { type: 'boolean', description: 'users whose email is not verified are asked to verify it before consent' },
+  id_token_signed_response_alg: { enum: [...SIGNING_ALGS], description: 'how this app\'s ID tokens are signed (default SIGNING_ALG)' },
+  dpop_bound_access_tokens: { type: 'boolean', description: 'every token request must carry a DPoP proof (RFC 9449)' },
+  require_pushed_authorization_requests: { type: 'boolean', description: 'authorization requests must be pushed first (RFC 9126)' },
 };
 const clientView = { ...clientFields, client_id: str, client_id_issued_at: int };
 
@@ -81,7 +86,7 @@ const schemas: Record<string, Schema> = {
   Key: closed({
     kid: str,
     use: { enum: ['sig', 'cookie'], description: 'sig: signs ID tokens and JWT access tokens; cookie: signs our cookies' },
-    alg: { enum: ['RS256', 'ES256'], description: 'signing keys only' },
+    alg: { enum: [...SIGNING_ALGS], description: 'signing keys only' },
     state: { enum: ['next', 'current', 'previous', 'retired', 'revoked'], description: keyStates },
     source: { enum: ['generated', 'imported'] },
     created_at: { ...date, description: 'when the key was published (or, for a first key, began signing)' },
@@ -92,8 +97,18 @@ const schemas: Record<string, Schema> = {
     ended_at: { ...date, description: 'when the key was retired or revoked' },
   }, ['kid', 'use', 'state', 'source', 'created_at']),
   KeyList: closed({ keys: { type: 'array', items: ref('Key') } }, ['keys']),
+  NewInitialAccessToken: closed({
+    expires_in: { type: 'integer', minimum: 1, description: `seconds; default ${defaults.protocols.initialAccessTokenTtl}` },
+    max_uses: { type: 'integer', minimum: 1, maximum: 10_000, default: 1, description: 'how many clients it may register' },
+  }, []),
+  InitialAccessToken: closed({
+    initial_access_token: { ...str, description: 'shown only in this response; the developer sends it as a Bearer token to the registration endpoint' },
+    expires_at: date, max_uses: int,
+  }, ['initial_access_token', 'expires_at', 'max_uses']),
+  InitialAccessTokenRevocation: closed({ initial_access_token: str }, ['initial_access_token']),
+  InitialAccessTokenRevoked: closed({ revoked: { type: 'boolean' } }, ['revoked']),
   RotateRequest: closed({
-    alg: { enum: ['RS256', 'ES256'], description: 'rotate only this signing algorithm' },
+    alg: { enum: [...SIGNING_ALGS], description: 'rotate only this signing algorithm' },
     use: { enum: ['sig', 'cookie'], description: 'rotate all signing keys, or the cookie keys' },
   }, []),
   Rotated: closed({
@@ -192,6 +207,17 @@ export function openApiDocument(issuer: string) {
         }),
       },
       ...apiPaths,
+      '/initial-access-tokens': {
+        post: op('Create an initial access token for dynamic client registration (RFC 7591)', {
+          201: ok('created; the token is shown only here', 'InitialAccessToken'),
+          409: failure('dynamic client registration is off (DYNAMIC_REGISTRATION)'), ...bodyFailures,
+        }, body('NewInitialAccessToken', false)),
+      },
+      '/initial-access-tokens/revoke': {
+        post: op('Revoke an initial access token; clients it registered stay', {
+          200: ok('revoked', 'InitialAccessTokenRevoked'), ...missing, ...bodyFailures,
+        }, body('InitialAccessTokenRevocation')),
+      },
       '/openapi.json': {
         get: { summary: 'This document', security: [], responses: { 200: { description: 'OpenAPI 3.1', content: { 'application/json': {} } } } },
       },

@@ -5,6 +5,7 @@ import mount from 'koa-mount';
 import { requireAdminToken } from './authenticate.js';
 import { clientRoutes } from './clients.js';
 import { clientScopeRoutes } from './client-scopes.js';
+import { initialAccessTokenRoutes } from './initial-access-tokens.js';
 import { keyRoutes } from './keys.js';
 import type { AdminDeps } from './deps.js';
 import { AdminError, adminErrors, jsonBody } from './http.js';
@@ -24,6 +25,7 @@ export function adminApi(deps: AdminDeps): Koa.Middleware {
   userRoutes(router, deps);
   sessionRoutes(router, deps);
   keyRoutes(router, deps);
+  initialAccessTokenRoutes(router, deps);
 
   const document = openApiDocument(deps.settings.issuer);
   const api = new Koa();

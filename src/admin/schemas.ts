@@ -7,6 +7,9 @@ import { emailField, nameField, passwordField, usernameField } from '../oidc/acc
  * worth reporting, and only plain strings/numbers/booleans ever reach MongoDB. */
 
 const uri = z.string().min(1).max(2048);
+
+/** The grants an operator may give a client; the device grant by its RFC 8628 URN. */
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'] as const;
 const uris = z.array(uri).max(20);
 const seconds = z.number().int().positive();
 
@@ -17,7 +20,7 @@ export const clientMetadata = z.object({
   application_type: z.enum(['web', 'native']).optional(),
   redirect_uris: uris.optional(),
   post_logout_redirect_uris: uris.optional(),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).optional(),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).optional(),
   response_types: z.array(z.enum(['code'])).optional(),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
   scope: z.string().max(1024).optional(),
@@ -32,6 +35,11 @@ export const clientMetadata = z.object({
   resource_server_audiences: z.array(uri).max(20).optional(),
   /** Users without a verified email are asked to verify it before consent to this app. */
   require_verified_email: z.boolean().optional(),
+  id_token_signed_response_alg: z.enum(SIGNING_ALGS).optional(),
+  /** Every access token of this client must be DPoP-bound (RFC 9449 §5.2). */
+  dpop_bound_access_tokens: z.boolean().optional(),
+  /** Authorization requests of this client must be pushed first (RFC 9126 §6). */
+  require_pushed_authorization_requests: z.boolean().optional(),
 }).strict();
 export type ClientMetadataInput = z.infer<typeof clientMetadata>;
 
@@ -72,3 +80,11 @@ export const rotateRequest = z.object({
   alg: z.enum(SIGNING_ALGS).optional(),
   use: z.enum(['sig', 'cookie']).optional(),
 }).strict().refine((body) => !(body.alg && body.use === 'cookie'), 'alg only applies to signing keys (use: sig)');
+
+/** An initial access token for dynamic client registration: how long, and how many registrations. */
+export const initialAccessTokenRequest = z.object({
+  expires_in: seconds.max(365 * 24 * 60 * 60).optional(),
+  max_uses: z.number().int().min(1).max(10_000).default(1),
+}).strict();
+
+export const initialAccessTokenRevocation = z.object({ initial_access_token: z.string().min(1).max(256) }).strict();

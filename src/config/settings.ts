@@ -80,6 +80,10 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaults.operations.logLevel),
   DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(defaults.operations.databaseTimeoutMs),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(defaults.operations.shutdownGraceMs),
+  DPOP_REQUIRE_NONCE: flag(false),
+  REQUIRE_PAR: flag(false),
+  DEVICE_FLOW: z.enum(['on', 'off']).default('on'),
+  DYNAMIC_REGISTRATION: z.enum(['on', 'off']).default('off'),
 });
 
 export interface Settings {
@@ -131,6 +135,18 @@ export interface Settings {
     databaseTimeoutMs: number;
     shutdownGraceMs: number;
   };
+  /** DPoP nonces, PAR, the device flow and dynamic client registration (docs/protocols.md). */
+  protocols: ProtocolSettings;
+}
+
+export interface ProtocolSettings {
+  /** Every DPoP proof must carry a nonce this server issued (`DPoP-Nonce`). */
+  dpopRequireNonce: boolean;
+  /** Every authorization request must be pushed first (RFC 9126), for all clients. */
+  requirePar: boolean;
+  deviceFlow: boolean;
+  /** RFC 7591/7592, open only to holders of an initial access token. */
+  dynamicRegistration: boolean;
 }
 
 export interface PasswordSettings {
@@ -217,6 +233,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       logLevel: e.LOG_LEVEL,
       databaseTimeoutMs: e.DATABASE_TIMEOUT_MS,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
+    protocols: {
+      dpopRequireNonce: e.DPOP_REQUIRE_NONCE,
+      requirePar: e.REQUIRE_PAR,
+      deviceFlow: e.DEVICE_FLOW === 'on',
+      dynamicRegistration: e.DYNAMIC_REGISTRATION === 'on',
     },
   };
   if (settings.password.argon2.memoryKiB < 8 * settings.password.argon2.parallelism) {

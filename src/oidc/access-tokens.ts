@@ -14,6 +14,8 @@ export interface AccessTokenClaims extends JWTPayload {
   scope?: string;
   /** The grant the token was issued under (added in src/oidc/configuration.ts); absent for client credentials. */
   gid?: string;
+  /** The key the token is bound to (DPoP, RFC 9449), by its JWK thumbprint. */
+  cnf?: { jkt?: string };
 }
 
 export type AccessTokenVerifier = (token: string) => Promise<AccessTokenClaims>;

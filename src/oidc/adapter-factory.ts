@@ -6,6 +6,8 @@ import { guardedDatabaseCall } from '../db/unavailable.js';
 import type { SecurityEvents } from '../security/events.js';
 import { MongoAdapter } from './adapter.js';
 import { RefreshTokenAdapter } from './refresh-token-adapter.js';
+import { DeviceCodeAdapter } from './device-code-adapter.js';
+import { ReplayAdapter } from './replay-adapter.js';
 import { SessionAdapter } from './session-adapter.js';
 import type { ArtifactStore } from './store.js';
 
@@ -27,6 +29,8 @@ export function adapterFactory(store: ArtifactStore, deps: AdapterDeps): (name: 
   const create = (name: string): Adapter => {
     if (name === 'RefreshToken') return new RefreshTokenAdapter(store, deps);
     if (name === 'Session') return new SessionAdapter(store, deps.cutOffs);
+    if (name === 'ReplayDetection') return new ReplayAdapter(store);
+    if (name === 'DeviceCode') return new DeviceCodeAdapter(store);
     return new MongoAdapter(store, name);
   };
   return (name) => {

@@ -25,6 +25,8 @@ export interface ConfigurationDeps {
   resources: ResourceCatalog;
   /** Statically configured clients (the admin client); everything else lives in MongoDB. */
   staticClients: ClientMetadata[];
+  /** Protocol features composed elsewhere (src/protocols/): DPoP, PAR, device flow, registration. */
+  protocols: NonNullable<Configuration['features']>;
 }
 
 /** Everything oidc-provider is told about our deployment, in one place. */
@@ -106,6 +108,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
         // on a refresh whose `scope` names OpenID scopes only: that asks for a userinfo token.
         useGrantedResource: (ctx) => !asksForOidcScopesOnly(ctx.oidc.params?.scope),
       },
+      ...deps.protocols,
       // The typings model each feature's options as a union the object literal cannot narrow.
     } as Configuration['features'],
     rotateRefreshToken: (ctx) => refreshPolicyFor(settings, ctx.oidc.client).rotate,
@@ -113,6 +116,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? settings.ttl.accessToken,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? defaults.ttl.clientCredentials,
       AuthorizationCode: defaults.ttl.authorizationCode,
+      DeviceCode: defaults.protocols.deviceFlow.codeTtl,
       IdToken: settings.ttl.idToken,
       Interaction: defaults.ttl.interaction,
       Session: settings.ttl.session,

@@ -74,7 +74,8 @@ async function introspect(deps: IntrospectionDeps, token: string, caller: Caller
     iat: claims.iat,
     iss: claims.iss,
     jti: claims.jti,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a bound token says so, and to which key.
+    ...(claims.cnf ? { cnf: claims.cnf, token_type: 'DPoP' } : { token_type: 'Bearer' }),
   };
 }
 

@@ -26,6 +26,8 @@ export interface ArtifactDoc {
   supersededAt?: Date;
   /** Session only: signed out by its user; the record stays as a tombstone until it expires. */
   endedAt?: Date;
+  /** DeviceCode only: when the device last polled the token endpoint with it. */
+  polledAt?: Date;
 }
 
 /** The parts of oidc-provider's stored payloads that revocation and the admin API read. */

@@ -75,6 +75,8 @@ export interface CodeFlowOptions {
   login?: Credentials;
   /** Reuses a browser session (cookies) across flows. */
   agent?: UserAgent;
+  /** Binds the tokens to this DPoP key (RFC 9449). */
+  dpop?: client.DPoPHandle;
 }
 
 export interface CodeFlowResult {
@@ -104,6 +106,7 @@ export async function codeFlow(rp: RegisteredClient, options: CodeFlowOptions = 
     rp.config, callbackUrl,
     { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
     options.tokenParams,
+    options.dpop ? { DPoP: options.dpop } : undefined,
   );
   return { tokens, nonce, callbackUrl, agent };
 }

@@ -102,8 +102,9 @@ const keepAlive = new http.Agent({ keepAlive: true });
 /** Statuses whose Response must have no body. */
 const NO_BODY = new Set([101, 103, 204, 205, 304]);
 
-/** One request, not following redirects; the whole body is read into the Response. */
-function send(target: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<Response> {
+/** One request, not following redirects; the whole body is read into the Response. Unlike
+ * fetch, it sends any `Host` header it is given (a test can stand in for a load balancer). */
+export function send(target: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<Response> {
   if (target.protocol !== 'http:') throw new Error(`UserAgent speaks plain HTTP only: ${target.href}`);
   return new Promise((resolve, reject) => {
     const req = http.request(target, { method, headers, agent: keepAlive }, (res) => {

@@ -22,6 +22,9 @@ export const SECURITY_EVENT_TYPES = [
   'grant.removed_by_user',
   'session.ended_by_user',
   'profile.changed',
+  'initial_access_token.created',
+  'initial_access_token.revoked',
+  'client.registered',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

@@ -4,6 +4,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { defaults } from '../../config/defaults.js';
+import { signInOnAnotherDevice } from '../../examples/snippets/device-flow.js';
 import { adminToken, api } from '../admin/support.js';
 import { browserUnavailable, launchBrowser, type HeadlessBrowser } from '../support/browser.js';
 import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
@@ -53,6 +54,14 @@ describe.skipIf(unavailable !== undefined)('device authorization grant (RFC 8628
     return page;
   }
 
+  /** Ten minutes passing, as the stored code sees it. */
+  async function expireDeviceCode(deviceCode: string): Promise<void> {
+    const codes = server.store.collection('DeviceCode');
+    const stored = await codes.findOne({ _id: deviceCode });
+    const payload = { ...JSON.parse(stored!.payload) as object, exp: Math.floor(Date.now() / 1000) - 1 };
+    await codes.updateOne({ _id: deviceCode }, { $set: { payload: JSON.stringify(payload), expiresAt: new Date(Date.now() - 1000) } });
+  }
+
   async function poll(deviceCode: string) {
     return tokenPost(`${server.issuer}/token`, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: tv.clientId });
   }
@@ -64,19 +73,31 @@ describe.skipIf(unavailable !== undefined)('device authorization grant (RFC 8628
   });
 
   it('signs a device in: code typed on the phone, tokens polled by openid-client', async () => {
-    const started = await client.initiateDeviceAuthorization(tv.config, { scope: 'openid offline_access' });
-    expect(started.user_code).toMatch(/^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/);
-    const pending = await poll(started.device_code);
-    expect(pending.body.error).toBe('authorization_pending');
+    // The documented command-line app (examples/snippets/device-flow.ts), with the person
+    // approving on a phone meanwhile.
+    let shown: (message: string) => void = () => undefined;
+    const message = new Promise<string>((resolve) => { shown = resolve; });
+    const signedIn = signInOnAnotherDevice(server.issuer, tv.clientId, shown);
+    const [, uri, userCode] = /^Open (\S+) and enter (\S+)$/.exec(await message)!;
+    expect(userCode).toMatch(/^[B-DF-HJ-NP-TV-XZ]{4}-[B-DF-HJ-NP-TV-XZ]{4}$/);
+    expect(uri).toBe(`${server.issuer}/device`);
 
-    const page = await approveOnPhone(started.verification_uri, started.user_code);
+    const page = await approveOnPhone(uri!, userCode!);
     await expect(page.getByTestId('notice').textContent()).resolves.toContain('Living Room TV');
     await page.context().close();
 
-    const tokens = await client.pollDeviceAuthorizationGrant(tv.config, started);
+    const tokens = await signedIn;
     expect(tokens.claims()?.sub).toBe(user.sub);
     expect(tokens.refresh_token).toBeTruthy();
-    // The code is single-use: polling again (at the allowed pace) after the tokens were issued gets nothing.
+  });
+
+  it('tells the device authorization_pending until approval, and the code is single-use', async () => {
+    const started = await client.initiateDeviceAuthorization(tv.config, { scope: 'openid' });
+    expect((await poll(started.device_code)).body.error).toBe('authorization_pending');
+    const page = await approveOnPhone(started.verification_uri, started.user_code);
+    await page.context().close();
+    await sleep(DEVICE_POLL_MS);
+    expect((await poll(started.device_code)).status).toBe(200);
     await sleep(DEVICE_POLL_MS);
     expect((await poll(started.device_code)).body.error).toBe('invalid_grant');
   });
@@ -87,13 +108,21 @@ describe.skipIf(unavailable !== undefined)('device authorization grant (RFC 8628
     expect(answers.map((a) => a.body.error)).toEqual(['authorization_pending', 'slow_down']);
   });
 
+  it('tells the person an expired code has expired', async () => {
+    const started = await client.initiateDeviceAuthorization(tv.config, { scope: 'openid' });
+    await expireDeviceCode(started.device_code);
+    const context = await chromium.newContext();
+    const page = await context.newPage();
+    await page.goto(started.verification_uri);
+    await page.locator('input[name="user_code"]').fill(started.user_code);
+    await page.getByTestId('device-submit').click();
+    await expect(page.getByTestId('device-error').textContent()).resolves.toContain('expired');
+    await context.close();
+  });
+
   it('answers expired_token once the code has expired', async () => {
     const started = await client.initiateDeviceAuthorization(tv.config, { scope: 'openid' });
-    // Ten minutes passing, as the stored code sees it.
-    const codes = server.store.collection('DeviceCode');
-    const stored = await codes.findOne({ _id: started.device_code });
-    const payload = { ...JSON.parse(stored!.payload) as object, exp: Math.floor(Date.now() / 1000) - 1 };
-    await codes.updateOne({ _id: started.device_code }, { $set: { payload: JSON.stringify(payload), expiresAt: new Date(Date.now() - 1000) } });
+    await expireDeviceCode(started.device_code);
     expect((await poll(started.device_code)).body.error).toBe('expired_token');
   });
 

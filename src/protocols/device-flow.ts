@@ -57,7 +57,8 @@ function formFields(ctx: KoaContextWithOIDC): { action: string; xsrf: string } {
 
 function describeDevice(info: unknown): string | undefined {
   const { ip } = (info ?? {}) as { ip?: unknown };
-  return typeof ip === 'string' ? `the network address ${ip}` : undefined;
+  // An IPv4 client on a dual-stack listener shows as ::ffff:a.b.c.d; people know it as a.b.c.d.
+  return typeof ip === 'string' ? `the network address ${ip.replace(/^::ffff:(?=\d+\.)/i, '')}` : undefined;
 }
 
 /**

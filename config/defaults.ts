@@ -64,6 +64,9 @@ export const defaults = {
     graceSeconds: 0,
     /** Longest grace period a setting or a client may ask for. */
     maxGraceSeconds: 60,
+    /** A revoked or superseded token's successor slot stays blocked at least this long, so a
+     * save still in flight when it was blocked can never land (longer than any request). */
+    fenceSeconds: 10 * 60,
   },
   password: {
     /** argon2id cost (OWASP's m=19 MiB, t=2, p=1); stored with each hash so it can change later. */
@@ -184,6 +187,13 @@ export const defaults = {
     /** Every MongoDB operation, server selection included, gives up after this long, so a
      * request fails fast (503) when the database is down or partitioned. */
     databaseTimeoutMs: 750,
+    /** What one request may spend waiting on MongoDB in all, however many calls it makes,
+     * before it answers 503. A token response that could not leave within this much of the
+     * request's start is not sent either (src/oidc/delivery.ts): a retry may then replace it. */
+    requestDeadlineMs: 1000,
+    /** A request that meets a rotation still in flight looks again this often, until that
+     * rotation's answer has left or can no longer leave. */
+    deliveryPollMs: 20,
     /** /health/ready answers within this (plus a little) whatever the database does. */
     readinessTimeoutMs: 500,
     /** What a 503 tells clients to wait before retrying. */

@@ -14,6 +14,7 @@ import { securityEventModel } from './db/models/security-event.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes, Readiness } from './http/health.js';
 import { requestMemo } from './http/request-memo.js';
+import { requestDeadline } from './db/deadline.js';
 import { EmailGate } from './interactions/email-gate.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { loginLinks, signUpRoutes } from './interactions/signup.js';
@@ -38,6 +39,7 @@ import { keyTiming } from './keys/timing.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
 import { adapterFactory } from './oidc/adapter-factory.js';
 import { amendProviderAnswers } from './oidc/amendments.js';
+import { deliveredAnswers } from './oidc/delivery.js';
 import { AccountAdmin, Accounts } from './oidc/accounts.js';
 import { jwtIntrospection } from './oidc/introspection.js';
 import { jwksCaching } from './oidc/jwks-caching.js';
@@ -145,6 +147,7 @@ export async function createServer(
   const readiness = new Readiness();
   app.use(requestObserver({ logger, metrics, trustProxy: settings.trustProxy }));
   app.use(requestMemo());
+  app.use(requestDeadline());
   app.use(errorBoundary);
   const users = new AccountAdmin(accounts);
   const selfService: SelfServiceDeps = {
@@ -176,6 +179,8 @@ export async function createServer(
   ]));
   app.use(userCodeThrottle(limits));
   app.use(amendProviderAnswers([
+    // First: a token answer that can no longer leave in time becomes a 503 before the rest look at it.
+    deliveredAnswers(logger),
     deviceTracking.amendment,
     jwksCaching(settings.keys.jwksMaxAge),
     revocationResponses({ store, events, verifyAccessToken }),

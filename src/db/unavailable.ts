@@ -1,6 +1,7 @@
 import Provider, { errors } from 'oidc-provider';
 
 import { defaults } from '../../config/defaults.js';
+import { withinDeadline } from './deadline.js';
 
 /**
  * The one place that decides "the database is unreachable": every request that needs
@@ -21,6 +22,8 @@ const UNREACHABLE = new Set([
   'MongoWaitQueueTimeoutError',
   'MongoNotConnectedError',
   'MongoTopologyClosedError',
+  // The request's own budget for database waits ran out (src/db/deadline.ts).
+  'DeadlineExceeded',
 ]);
 /** MaxTimeMSExpired: the server itself gave up within our time budget. */
 const MAX_TIME_EXPIRED = 50;
@@ -57,15 +60,16 @@ export function asDatabaseUnavailable(err: unknown): unknown {
 }
 
 /**
- * Runs one database call for oidc-provider. Once a request found MongoDB unreachable, its
- * later calls (the authorization error handler's client lookup, the session save in a
- * `finally`) fail at once: one request waits for one timeout, not several.
+ * Runs one database call for oidc-provider, within the request's budget for database waits
+ * (src/db/deadline.ts). Once a request found MongoDB unreachable, its later calls (the
+ * authorization error handler's client lookup, the session save in a `finally`) fail at
+ * once: one request waits for one budget, not several.
  */
 export async function guardedDatabaseCall<T>(call: () => Promise<T>): Promise<T> {
   const ctx = Provider.ctx;
   if (ctx?.state.databaseUnavailable) throw new DatabaseUnavailable();
   try {
-    return await call();
+    return await withinDeadline(call);
   } catch (err) {
     const mapped = asDatabaseUnavailable(err);
     if (mapped instanceof DatabaseUnavailable && ctx) ctx.state.databaseUnavailable = true;

@@ -5,6 +5,7 @@ import type { CutOffs } from '../revocation/cutoff.js';
 import { guardedDatabaseCall } from '../db/unavailable.js';
 import type { SecurityEvents } from '../security/events.js';
 import { MongoAdapter } from './adapter.js';
+import { CodeAdapter } from './code-adapter.js';
 import { RefreshTokenAdapter } from './refresh-token-adapter.js';
 import { DeviceCodeAdapter } from './device-code-adapter.js';
 import { ReplayAdapter } from './replay-adapter.js';
@@ -28,6 +29,7 @@ export function adapterFactory(store: ArtifactStore, deps: AdapterDeps): (name: 
   const adapters = new Map<string, Adapter>();
   const create = (name: string): Adapter => {
     if (name === 'RefreshToken') return new RefreshTokenAdapter(store, deps);
+    if (name === 'AuthorizationCode') return new CodeAdapter(store);
     if (name === 'Session') return new SessionAdapter(store, deps.cutOffs);
     if (name === 'ReplayDetection') return new ReplayAdapter(store);
     if (name === 'DeviceCode') return new DeviceCodeAdapter(store);

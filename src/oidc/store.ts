@@ -1,5 +1,7 @@
 import type { Collection, Connection } from 'mongoose';
 
+import { RefreshChain } from './refresh-chain.js';
+
 /** One stored oidc-provider artifact. The payload is kept as JSON text because it holds
  * client-chosen keys (claims requests, resource URLs with dots) that MongoDB field names
  * cannot always carry; the fields we query by are lifted out and indexed. */
@@ -16,12 +18,18 @@ export interface ArtifactDoc {
   sessionUid?: string;
   /** RefreshToken only: how many rotations precede this token in its family. */
   rotations?: number;
-  /** RefreshToken only: when the retry grace path re-issued from this token. */
-  graceUsedAt?: Date;
-  /** RefreshToken only: the token this one was rotated from, so a retry finds exactly its
-   * own successor and never a token of another chain under the same grant. */
+  /** RefreshToken only: the token (or, for a family's first token, the authorization code)
+   * this one was rotated from. Unique: it is the parent's successor slot (src/oidc/refresh-chain.ts). */
   parentId?: string;
-  /** RefreshToken only: consumed because a grace retry of its parent replaced it; whoever
+  /** RefreshToken and AuthorizationCode: issued (or exchanged) by an answer not yet known to
+   * have left; the time by which it must have left (src/oidc/delivery.ts). */
+  undelivered?: Date;
+  /** RefreshToken only: a placeholder in `parentId`'s slot, so that token is never rotated again. */
+  fence?: true;
+  /** RefreshToken only: replaced a successor that had been delivered, within the grace period;
+   * its parent may not be retried again. */
+  graceRetry?: true;
+  /** RefreshToken only: taken out of its parent's slot by a retry of the parent; whoever
    * presents it later is the second holder, and that is reuse. */
   supersededAt?: Date;
   /** Session only: signed out by its user; the record stays as a tombstone until it expires. */
@@ -86,21 +94,42 @@ export class ArtifactStore {
         // TTL deletion lags (about a minute on mongod), so reads check expiresAt too.
         { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 },
         ...LOOKUP_FIELDS.map((field) => ({ key: { [field]: 1 }, name: `${field}_1`, sparse: true })),
-        ...(model === 'RefreshToken' ? [{ key: { parentId: 1 }, name: 'parentId_1', sparse: true }] : []),
       ]);
+      if (model === 'RefreshToken') await this.#ensureSuccessorSlots();
     }
   }
 
+  /** The rotation's one write relies on this index (src/oidc/refresh-chain.ts). Earlier
+   * versions kept a superseded token under its parent beside the retry's successor and
+   * indexed parentId without uniqueness: those tokens leave the slot first. */
+  async #ensureSuccessorSlots(): Promise<void> {
+    const tokens = this.collection('RefreshToken');
+    await tokens.updateMany({ supersededAt: { $exists: true }, parentId: { $exists: true } }, { $unset: { parentId: '' } });
+    if ((await tokens.indexExists('parentId_1').catch(() => false))) await tokens.dropIndex('parentId_1');
+    await tokens.createIndexes([{
+      key: { parentId: 1 }, name: 'parentId_slot', unique: true, partialFilterExpression: { parentId: { $exists: true } },
+    }]);
+  }
+
+  /** The refresh-token chains: one successor slot per token (src/oidc/refresh-chain.ts). */
+  get chains(): RefreshChain {
+    return new RefreshChain(() => this.collection('RefreshToken'));
+  }
+
   /**
-   * Kills a whole grant: every token, code and request issued under it, then the grant.
-   * Returns how many artifacts were deleted.
+   * Kills a whole grant: the grant first (no new request gets past it), then every token,
+   * code and request issued under it. Refresh-token slots are fenced before the tokens go,
+   * so a rotation in flight cannot save a live-looking successor afterwards. Returns how
+   * many artifacts were deleted.
    */
   async revokeGrant(grantId: string): Promise<number> {
-    const results = await Promise.all([
-      ...GRANT_BOUND_MODELS.map((model) => this.collection(model).deleteMany({ grantId })),
-      this.collection('Grant').deleteOne({ _id: grantId }),
-    ]);
-    return results.reduce((sum, r) => sum + r.deletedCount, 0);
+    const grant = await this.collection('Grant').deleteOne({ _id: grantId });
+    const codes = await this.collection('AuthorizationCode').find({ grantId }, { projection: { _id: 1 } }).toArray();
+    const refreshTokens = await this.chains.revokeGrant(grantId, codes.map((c) => c._id));
+    const results = await Promise.all(GRANT_BOUND_MODELS
+      .filter((model) => model !== 'RefreshToken')
+      .map((model) => this.collection(model).deleteMany({ grantId })));
+    return results.reduce((sum, r) => sum + r.deletedCount, grant.deletedCount + refreshTokens);
   }
 }
 

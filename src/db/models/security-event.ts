@@ -4,6 +4,7 @@ export const SECURITY_EVENT_TYPES = [
   'refresh_token.reuse_detected',
   'refresh_token.family_revoked',
   'refresh_token.grace_retry',
+  'refresh_token.retried',
   'refresh_token.expired_use',
   'login.locked_out',
   'login.failed',

@@ -1,0 +1,148 @@
+import type { Collection } from 'mongoose';
+
+import { defaults } from '../../config/defaults.js';
+import type { ArtifactDoc } from './store.js';
+
+/**
+ * A refresh-token chain kept so that one rotation is one atomic write.
+ *
+ * Every token (and every authorization code) has one *successor slot*: the unique index on
+ * `parentId` lets at most one stored token name it as its parent. Rotating a token is
+ * inserting its successor into that slot; there is no separate "consumed" write, so a
+ * rotation that failed before that insert wrote nothing, and two rotations of one token
+ * cannot both land. A token is used when its slot is held.
+ *
+ * A successor is stored with `undelivered` (the time by which its answer must have left,
+ * src/oidc/delivery.ts) and loses it once the response carrying it has been sent. An
+ * undelivered successor whose time has passed never reached anyone: a retry of its parent
+ * *supersedes* it (takes it out of the slot, marked superseded) and inserts its own.
+ *
+ * A *fence* is a placeholder in a slot: the token behind it can never be rotated again.
+ * Superseding fences the superseded token first (so it cannot be rotated while it is being
+ * replaced) and revocation fences every token of the grant (so a rotation still in flight
+ * cannot save a successor after the grant is gone).
+ */
+
+const DUPLICATE_KEY = 11000;
+
+/** A token and whatever holds its successor slot, read in one query. */
+export interface ChainState {
+  doc: ArtifactDoc;
+  successor?: ArtifactDoc;
+}
+
+export function fenceId(slot: string): string {
+  return `fence.${slot}`;
+}
+
+export class RefreshChain {
+  readonly #collection: () => Collection<ArtifactDoc>;
+
+  constructor(collection: () => Collection<ArtifactDoc>) {
+    this.#collection = collection;
+  }
+
+  async read(id: string): Promise<ChainState | undefined> {
+    const docs = await this.#collection().find({ $or: [{ _id: id }, { parentId: id }] }).toArray();
+    const doc = docs.find((d) => d._id === id && !d.fence);
+    if (!doc) return undefined;
+    return { doc, successor: docs.find((d) => d.parentId === id) };
+  }
+
+  /** What holds `slot` (a token's or a code's id) now. */
+  async successorOf(slot: string): Promise<ArtifactDoc | undefined> {
+    return (await this.#collection().findOne({ parentId: slot })) ?? undefined;
+  }
+
+  async get(id: string): Promise<ArtifactDoc | undefined> {
+    return (await this.#collection().findOne({ _id: id })) ?? undefined;
+  }
+
+  /** The rotation's commit: stores `doc` in its parent's slot. False if the slot is held. */
+  async insert(doc: ArtifactDoc): Promise<boolean> {
+    try {
+      await this.#collection().insertOne(doc);
+      return true;
+    } catch (err) {
+      if (onlyDuplicates(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Takes `successor` out of `slot` so a retry of the slot's owner can commit its own.
+   * `delivered`: the grace period allows replacing a delivered (but unused) successor;
+   * otherwise only one still undelivered. False when that is no longer so (it was used,
+   * delivered, or replaced meanwhile).
+   */
+  async supersede(slot: string, successor: ArtifactDoc, delivered: boolean): Promise<boolean> {
+    if (!(await this.fence(successor._id, successor.expiresAt))) return false;
+    const result = await this.#collection().updateOne(
+      { _id: successor._id, parentId: slot, ...(delivered ? {} : { undelivered: { $exists: true } }) },
+      { $set: { supersededAt: new Date() }, $unset: { parentId: '' } },
+    );
+    return result.matchedCount > 0;
+  }
+
+  /** Blocks `slot` for good. True when a fence holds it (this one or an earlier one);
+   * false when a real successor got there first. */
+  async fence(slot: string, expiresAt?: Date): Promise<boolean> {
+    if (await this.insert(fenceDoc(slot, expiresAt))) return true;
+    return (await this.successorOf(slot))?.fence === true;
+  }
+
+  /**
+   * Fences every slot of a grant's tokens and of `codeIds` (whose slots hold first tokens),
+   * then deletes the grant's tokens. A slot a rotation filled meanwhile brings a new token
+   * to fence, so it loops until a pass finds none; a rotation that was still in flight
+   * then finds its parent's slot fenced and saves nothing.
+   */
+  async revokeGrant(grantId: string, codeIds: readonly string[] = []): Promise<number> {
+    const fenced = new Set<string>();
+    let pending = [...codeIds];
+    for (let pass = 0; pass < MAX_FENCE_PASSES; pass += 1) {
+      const tokens = await this.#collection().find({ grantId }, { projection: { _id: 1, expiresAt: 1 } }).toArray();
+      const fresh = tokens.filter((t) => !fenced.has(t._id));
+      if (pass > 0 && fresh.length === 0) break;
+      const slots = [...pending.map((id) => ({ _id: id, expiresAt: undefined })), ...fresh];
+      pending = [];
+      await this.#insertIgnoringDuplicates(slots.map((t) => fenceDoc(t._id, t.expiresAt)));
+      for (const t of slots) fenced.add(t._id);
+    }
+    return (await this.#collection().deleteMany({ grantId })).deletedCount;
+  }
+
+  /** Once the answer carrying `id` has left: it was delivered, unless it was replaced meanwhile. */
+  async markDelivered(id: string, slot: string): Promise<void> {
+    await this.#collection().updateOne({ _id: id, parentId: slot }, { $unset: { undelivered: '' } });
+  }
+
+  async #insertIgnoringDuplicates(docs: ArtifactDoc[]): Promise<void> {
+    if (docs.length === 0) return;
+    try {
+      await this.#collection().insertMany(docs, { ordered: false });
+    } catch (err) {
+      if (!onlyDuplicates(err)) throw err;
+    }
+  }
+}
+
+/** A revocation pass that keeps finding new tokens is racing a client refreshing in a loop;
+ * each pass fences what it found, so the loop ends long before this. */
+const MAX_FENCE_PASSES = 8;
+
+/** Fences carry no grantId: deleting a grant's tokens keeps them, until their own expiry. */
+function fenceDoc(slot: string, expiresAt: Date | undefined): ArtifactDoc {
+  const floor = Date.now() + defaults.refreshToken.fenceSeconds * 1000;
+  return { _id: fenceId(slot), payload: '{}', parentId: slot, fence: true, expiresAt: new Date(Math.max(floor, expiresAt?.getTime() ?? 0)) };
+}
+
+/** A write refused only because a unique key (a slot, a fence's id) was already taken. */
+function onlyDuplicates(err: unknown): boolean {
+  const { code, writeErrors } = err as { code?: unknown; writeErrors?: unknown };
+  if (writeErrors !== undefined) {
+    const list = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
+    return list.every((e) => (e as { code?: unknown }).code === DUPLICATE_KEY);
+  }
+  return code === DUPLICATE_KEY;
+}

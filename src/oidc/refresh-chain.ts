@@ -64,7 +64,7 @@ export class RefreshChain {
       await this.#collection().insertOne(doc);
       return true;
     } catch (err) {
-      if (onlyDuplicates(err)) return false;
+      if (isDuplicate(err)) return false;
       throw err;
     }
   }
@@ -98,32 +98,31 @@ export class RefreshChain {
    * then finds its parent's slot fenced and saves nothing.
    */
   async revokeGrant(grantId: string, codeIds: readonly string[] = []): Promise<number> {
-    const fenced = new Set<string>();
-    let pending = [...codeIds];
+    const seen = new Set<string>();
+    let slots: Array<{ _id: string; expiresAt?: Date }> = codeIds.map((_id) => ({ _id }));
     for (let pass = 0; pass < MAX_FENCE_PASSES; pass += 1) {
       const tokens = await this.#collection().find({ grantId }, { projection: { _id: 1, expiresAt: 1 } }).toArray();
-      const fresh = tokens.filter((t) => !fenced.has(t._id));
-      if (pass > 0 && fresh.length === 0) break;
-      const slots = [...pending.map((id) => ({ _id: id, expiresAt: undefined })), ...fresh];
-      pending = [];
-      await this.#insertIgnoringDuplicates(slots.map((t) => fenceDoc(t._id, t.expiresAt)));
-      for (const t of slots) fenced.add(t._id);
+      slots = [...slots, ...tokens.filter((t) => !seen.has(t._id))];
+      if (pass > 0 && slots.length === 0) break;
+      for (const slot of await this.#free(slots)) await this.fence(slot._id, slot.expiresAt);
+      for (const slot of slots) seen.add(slot._id);
+      slots = [];
     }
     return (await this.#collection().deleteMany({ grantId })).deletedCount;
+  }
+
+  /** The slots nothing holds yet (a chain's tip, a code not exchanged): a used token's is
+   * held by its successor already and needs no fence. */
+  async #free<T extends { _id: string }>(slots: T[]): Promise<T[]> {
+    if (slots.length === 0) return [];
+    const held = await this.#collection().find({ parentId: { $in: slots.map((s) => s._id) } }, { projection: { parentId: 1 } }).toArray();
+    const taken = new Set(held.map((h) => h.parentId));
+    return slots.filter((s) => !taken.has(s._id));
   }
 
   /** Once the answer carrying `id` has left: it was delivered, unless it was replaced meanwhile. */
   async markDelivered(id: string, slot: string): Promise<void> {
     await this.#collection().updateOne({ _id: id, parentId: slot }, { $unset: { undelivered: '' } });
-  }
-
-  async #insertIgnoringDuplicates(docs: ArtifactDoc[]): Promise<void> {
-    if (docs.length === 0) return;
-    try {
-      await this.#collection().insertMany(docs, { ordered: false });
-    } catch (err) {
-      if (!onlyDuplicates(err)) throw err;
-    }
   }
 }
 
@@ -137,12 +136,7 @@ function fenceDoc(slot: string, expiresAt: Date | undefined): ArtifactDoc {
   return { _id: fenceId(slot), payload: '{}', parentId: slot, fence: true, expiresAt: new Date(Math.max(floor, expiresAt?.getTime() ?? 0)) };
 }
 
-/** A write refused only because a unique key (a slot, a fence's id) was already taken. */
-function onlyDuplicates(err: unknown): boolean {
-  const { code, writeErrors } = err as { code?: unknown; writeErrors?: unknown };
-  if (writeErrors !== undefined) {
-    const list = Array.isArray(writeErrors) ? writeErrors : [writeErrors];
-    return list.every((e) => (e as { code?: unknown }).code === DUPLICATE_KEY);
-  }
-  return code === DUPLICATE_KEY;
+/** A write refused because a unique key (a slot, a fence's id) was already taken. */
+function isDuplicate(err: unknown): boolean {
+  return (err as { code?: unknown }).code === DUPLICATE_KEY;
 }

@@ -1,5 +1,30 @@
 import { once } from 'node:events';
 import net from 'node:net';
+import mongoose from 'mongoose';
+
+const { BSON } = mongoose.mongo;
+
+/** Which command a reply fault targets: its name (`insert`, `update`, `find`…) and collection. */
+export interface CommandMatch {
+  command: string;
+  collection: string;
+  /** The n-th such command from now (1 = the next one). */
+  nth?: number;
+}
+
+/** What happens to that command's reply; the command itself always reaches the database. */
+export type ReplyFault = { delayMs: number } | 'drop';
+
+interface ArmedFault {
+  match: CommandMatch;
+  fault: ReplyFault;
+  remaining: number;
+  requestId?: number;
+  seen: () => void;
+}
+
+/** OP_MSG (MongoDB 3.6+, the only opcode the driver sends): header, flags, then sections. */
+const OP_MSG = 2013;
 
 /**
  * forward: a healthy network. hang: a partition (connections open, nothing arrives either
@@ -15,6 +40,7 @@ export class TcpProxy {
   #server: net.Server | undefined;
   #mode: ProxyMode = 'forward';
   #port = 0;
+  #faults: ArmedFault[] = [];
   slowMs = 300;
 
   private constructor(upstream: { host: string; port: number }) {
@@ -50,6 +76,27 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * Delays or drops the database's reply to one chosen command while forwarding the command
+   * itself, so it is applied: the server sees a slow or lost answer to a write that happened.
+   * Resolves once that command has been forwarded.
+   */
+  failReply(match: CommandMatch, fault: ReplyFault): Promise<void> {
+    return new Promise((resolve) => {
+      this.#faults.push({ match, fault, remaining: match.nth ?? 1, seen: resolve });
+    });
+  }
+
+  /** Faults armed but whose command has not come yet (a test asserts its fault was used). */
+  get pendingFaults(): number {
+    return this.#faults.filter((f) => f.requestId === undefined).length;
+  }
+
+  /** Disarms every fault, so one test's leftover cannot hit the next. */
+  clearFaults(): void {
+    this.#faults = [];
+  }
+
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await this.#close();
@@ -74,17 +121,43 @@ export class TcpProxy {
     // A connection opened during a partition never reaches the database.
     if (this.#mode === 'hang') return;
     const upstream = this.#track(net.connect(this.#upstream.port, this.#upstream.host));
-    this.#pipe(client, upstream);
-    this.#pipe(upstream, client);
+    this.#pipe(client, upstream, (message) => this.#watchCommand(message));
+    this.#pipe(upstream, client, (message) => this.#faultForReply(message));
   }
 
-  #pipe(from: net.Socket, to: net.Socket): void {
-    from.on('data', (chunk) => {
+  /** Forwards whole wire messages, each after the delay `fault` picks (none: the mode's). */
+  #pipe(from: net.Socket, to: net.Socket, fault: (message: Buffer) => ReplyFault | undefined): void {
+    let pending = Buffer.alloc(0);
+    from.on('data', (chunk: Buffer) => {
       if (this.#mode === 'hang') return; // dropped, as a partition would
-      if (this.#mode === 'slow') setTimeout(() => to.write(chunk), this.slowMs);
-      else to.write(chunk);
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
+        const message = pending.subarray(0, pending.readInt32LE(0));
+        pending = pending.subarray(message.length);
+        const chosen = fault(message);
+        if (chosen === 'drop') continue;
+        const wait = chosen?.delayMs ?? (this.#mode === 'slow' ? this.slowMs : 0);
+        if (wait > 0) setTimeout(() => to.write(message), wait);
+        else to.write(message);
+      }
     });
     from.on('close', () => to.destroy());
+  }
+
+  #watchCommand(message: Buffer): undefined {
+    const fault = this.#faults.find((f) => f.requestId === undefined && matches(message, f.match) && --f.remaining === 0);
+    if (fault) {
+      fault.requestId = message.readInt32LE(4);
+      fault.seen();
+    }
+    return undefined;
+  }
+
+  #faultForReply(message: Buffer): ReplyFault | undefined {
+    const responseTo = message.readInt32LE(8);
+    const index = this.#faults.findIndex((f) => f.requestId === responseTo);
+    if (index < 0) return undefined;
+    return this.#faults.splice(index, 1)[0]!.fault;
   }
 
   #track(socket: net.Socket): net.Socket {
@@ -93,4 +166,13 @@ export class TcpProxy {
     socket.on('close', () => this.#sockets.delete(socket));
     return socket;
   }
+}
+
+/** Whether a client message is the command `match` names (first section: the command document). */
+function matches(message: Buffer, match: CommandMatch): boolean {
+  if (message.readInt32LE(12) !== OP_MSG || message[20] !== 0) return false;
+  const length = message.readInt32LE(21);
+  const command = BSON.deserialize(message.subarray(21, 21 + length));
+  const [name] = Object.keys(command);
+  return name === match.command && command[name] === match.collection;
 }

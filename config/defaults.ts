@@ -194,6 +194,9 @@ export const defaults = {
     /** A request that meets a rotation still in flight looks again this often, until that
      * rotation's answer has left or can no longer leave. */
     deliveryPollMs: 20,
+    /** An answer sent just before its deadline is recorded as delivered a moment later: a
+     * retry replaces an undelivered token only this long after that deadline. */
+    deliveryRecordMs: 500,
     /** /health/ready answers within this (plus a little) whatever the database does. */
     readinessTimeoutMs: 500,
     /** What a 503 tells clients to wait before retrying. */

@@ -3,7 +3,7 @@ import Provider, { type AdapterPayload, type KoaContextWithOIDC } from 'oidc-pro
 import { defaults } from '../../config/defaults.js';
 import { pause } from '../db/deadline.js';
 import { MongoAdapter } from './adapter.js';
-import { awaitDelivery, deliverBy } from './delivery.js';
+import { abandoned, awaitDelivery, deliverBy } from './delivery.js';
 import type { ArtifactStore } from './store.js';
 
 /** A code whose exchange answered an error: this request may exchange it again. */
@@ -37,7 +37,7 @@ export class CodeAdapter extends MongoAdapter {
     let doc = await this.collection.findOne({ _id: id });
     if (!ctx || !doc?.undelivered || this.isExpired(doc)) return doc && !this.isExpired(doc) ? this.toPayload(doc) : undefined;
     // Another exchange of this code is in flight: wait for its answer to leave, or not.
-    while (doc?.undelivered && doc.undelivered.getTime() > Date.now()) {
+    while (doc?.undelivered && !abandoned(doc.undelivered)) {
       await pause(defaults.operations.deliveryPollMs);
       doc = await this.collection.findOne({ _id: id });
     }

@@ -31,6 +31,12 @@ export function deliverBy(): Date {
   return new Date(requestStartedAt() + defaults.operations.requestDeadlineMs);
 }
 
+/** Whether an answer due by `by` can no longer leave, nor its delivery record still land:
+ * what it carried reached nobody, and a retry may replace it. */
+export function abandoned(by: Date): boolean {
+  return by.getTime() + defaults.operations.deliveryRecordMs <= Date.now();
+}
+
 /** After a commit: `settle` (mark delivered) runs once the 200 carrying it has been sent. */
 export function awaitDelivery(res: ServerResponse, by: Date, settle: () => Promise<void>): void {
   const list = pending.get(res) ?? [];

@@ -92,23 +92,29 @@ export class RefreshChain {
   }
 
   /**
-   * Fences every slot of a grant's tokens and of `codeIds` (whose slots hold first tokens),
-   * then deletes the grant's tokens. A slot a rotation filled meanwhile brings a new token
-   * to fence, so it loops until a pass finds none; a rotation that was still in flight
-   * then finds its parent's slot fenced and saves nothing.
+   * Ends a grant's tokens so that no rotation in flight can save a successor afterwards.
+   * Each token becomes a tombstone (a fence with no grant, payload or owner) instead of
+   * being deleted, so the slot of its parent stays held; the slots still free (the chains'
+   * tips, codes not exchanged: `codeIds`) get a fence. A token a rotation stored meanwhile
+   * turns up in the next pass and ends the same way, until a pass finds none.
    */
   async revokeGrant(grantId: string, codeIds: readonly string[] = []): Promise<number> {
-    const seen = new Set<string>();
+    let ended = 0;
     let slots: Array<{ _id: string; expiresAt?: Date }> = codeIds.map((_id) => ({ _id }));
     for (let pass = 0; pass < MAX_FENCE_PASSES; pass += 1) {
-      const tokens = await this.#collection().find({ grantId }, { projection: { _id: 1, expiresAt: 1 } }).toArray();
-      slots = [...slots, ...tokens.filter((t) => !seen.has(t._id))];
-      if (pass > 0 && slots.length === 0) break;
-      for (const slot of await this.#free(slots)) await this.fence(slot._id, slot.expiresAt);
-      for (const slot of slots) seen.add(slot._id);
+      const tokens = await this.#collection().find({ grantId, fence: { $exists: false } }, { projection: { _id: 1, expiresAt: 1 } }).toArray();
+      if (pass > 0 && tokens.length === 0) break;
+      if (tokens.length > 0) {
+        const tombstoned = await this.#collection().updateMany(
+          { _id: { $in: tokens.map((t) => t._id) }, grantId },
+          { $set: { fence: true, payload: '{}' }, $unset: TOMBSTONE_UNSET },
+        );
+        ended += tombstoned.modifiedCount;
+      }
+      for (const slot of await this.#free([...slots, ...tokens])) await this.fence(slot._id, slot.expiresAt);
       slots = [];
     }
-    return (await this.#collection().deleteMany({ grantId })).deletedCount;
+    return ended;
   }
 
   /** The slots nothing holds yet (a chain's tip, a code not exchanged): a used token's is
@@ -125,6 +131,9 @@ export class RefreshChain {
     await this.#collection().updateOne({ _id: id, parentId: slot }, { $unset: { undelivered: '' } });
   }
 }
+
+/** What a tombstone forgets: whose it was, and anything that made it look live. */
+const TOMBSTONE_UNSET = { grantId: '', accountId: '', clientId: '', sessionUid: '', undelivered: '' } as const;
 
 /** A revocation pass that keeps finding new tokens is racing a client refreshing in a loop;
  * each pass fences what it found, so the loop ends long before this. */

@@ -5,7 +5,7 @@ import type { Settings } from '../config/settings.js';
 import { pause } from '../db/deadline.js';
 import type { SecurityEvents } from '../security/events.js';
 import { MongoAdapter } from './adapter.js';
-import { awaitDelivery, deliverBy } from './delivery.js';
+import { abandoned, awaitDelivery, deliverBy } from './delivery.js';
 import { recordReuse, refreshEventInput, type RefreshTokenIds } from './refresh-audit.js';
 import type { RefreshChain } from './refresh-chain.js';
 import { refreshPolicyFor } from './refresh-policy.js';
@@ -168,7 +168,7 @@ export class RefreshTokenAdapter extends MongoAdapter {
         const grace = parent !== undefined && (await this.#graceAllows(ctx, successor));
         return grace ? { kind: 'replace', successor, grace: true } : { kind: 'reuse', superseded: false };
       }
-      if (successor.undelivered.getTime() <= Date.now()) return { kind: 'replace', successor, grace: false };
+      if (abandoned(successor.undelivered)) return { kind: 'replace', successor, grace: false };
       await pause(defaults.operations.deliveryPollMs);
     }
   }

@@ -149,6 +149,20 @@ describe('a second holder after a delivered rotation', () => {
   });
 });
 
+describe('many presentations of one token at once', () => {
+  it('serve at most one, and once the family is revoked nothing of it looks live', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const rp = await offlineClient();
+      const { refreshToken } = await offlineTokens(rp, user);
+      const grantId = await grantOf(server.store, refreshToken);
+      const outcomes = await Promise.all(Array.from({ length: 12 }, () => attempt(rp, refreshToken)));
+      expect(outcomes.filter((o) => o.status === 200).length).toBeLessThanOrEqual(1);
+      expect(outcomes.filter((o) => o.status !== 200).every((o) => o.error === 'invalid_grant' || o.status === 503)).toBe(true);
+      expect(await server.store.collection('RefreshToken').countDocuments({ grantId })).toBe(0);
+    }
+  });
+});
+
 describe('a code exchange that answered an error', () => {
   const faults: Array<[string, CommandMatch]> = [
     ["the code's consumption", on('update', 'oidc_authorization_code')],

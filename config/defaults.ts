@@ -64,8 +64,9 @@ export const defaults = {
     graceSeconds: 0,
     /** Longest grace period a setting or a client may ask for. */
     maxGraceSeconds: 60,
-    /** A revoked or superseded token's successor slot stays blocked at least this long, so a
-     * save still in flight when it was blocked can never land (longer than any request). */
+    /** A revoked or superseded token's successor slot stays blocked this long, so a save
+     * still in flight when it was blocked can never land (far longer than any request); a
+     * revoked family's records are gone after it. */
     fenceSeconds: 10 * 60,
   },
   password: {

@@ -76,7 +76,7 @@ export class RefreshChain {
    * delivered, or replaced meanwhile).
    */
   async supersede(slot: string, successor: ArtifactDoc, delivered: boolean): Promise<boolean> {
-    if (!(await this.fence(successor._id, successor.expiresAt))) return false;
+    if (!(await this.fence(successor._id))) return false;
     const result = await this.#collection().updateOne(
       { _id: successor._id, parentId: slot, ...(delivered ? {} : { undelivered: { $exists: true } }) },
       { $set: { supersededAt: new Date() }, $unset: { parentId: '' } },
@@ -86,8 +86,8 @@ export class RefreshChain {
 
   /** Blocks `slot` for good. True when a fence holds it (this one or an earlier one);
    * false when a real successor got there first. */
-  async fence(slot: string, expiresAt?: Date): Promise<boolean> {
-    if (await this.insert(fenceDoc(slot, expiresAt))) return true;
+  async fence(slot: string): Promise<boolean> {
+    if (await this.insert(fenceDoc(slot))) return true;
     return (await this.successorOf(slot))?.fence === true;
   }
 
@@ -100,18 +100,18 @@ export class RefreshChain {
    */
   async revokeGrant(grantId: string, codeIds: readonly string[] = []): Promise<number> {
     let ended = 0;
-    let slots: Array<{ _id: string; expiresAt?: Date }> = codeIds.map((_id) => ({ _id }));
+    let slots: Array<{ _id: string }> = codeIds.map((_id) => ({ _id }));
     for (let pass = 0; pass < MAX_FENCE_PASSES; pass += 1) {
-      const tokens = await this.#collection().find({ grantId, fence: { $exists: false } }, { projection: { _id: 1, expiresAt: 1 } }).toArray();
+      const tokens = await this.#collection().find({ grantId, fence: { $exists: false } }, { projection: { _id: 1 } }).toArray();
       if (pass > 0 && tokens.length === 0) break;
       if (tokens.length > 0) {
         const tombstoned = await this.#collection().updateMany(
           { _id: { $in: tokens.map((t) => t._id) }, grantId },
-          { $set: { fence: true, payload: '{}' }, $unset: TOMBSTONE_UNSET },
+          { $set: { fence: true, payload: '{}', expiresAt: fenceExpiry() }, $unset: TOMBSTONE_UNSET },
         );
         ended += tombstoned.modifiedCount;
       }
-      for (const slot of await this.#free([...slots, ...tokens])) await this.fence(slot._id, slot.expiresAt);
+      for (const slot of await this.#free([...slots, ...tokens])) await this.fence(slot._id);
       slots = [];
     }
     return ended;
@@ -139,10 +139,15 @@ const TOMBSTONE_UNSET = { grantId: '', accountId: '', clientId: '', sessionUid: 
  * each pass fences what it found, so the loop ends long before this. */
 const MAX_FENCE_PASSES = 8;
 
-/** Fences carry no grantId: deleting a grant's tokens keeps them, until their own expiry. */
-function fenceDoc(slot: string, expiresAt: Date | undefined): ArtifactDoc {
-  const floor = Date.now() + defaults.refreshToken.fenceSeconds * 1000;
-  return { _id: fenceId(slot), payload: '{}', parentId: slot, fence: true, expiresAt: new Date(Math.max(floor, expiresAt?.getTime() ?? 0)) };
+/** Fences carry no grantId: deleting a grant's artifacts keeps them, until they expire. */
+function fenceDoc(slot: string): ArtifactDoc {
+  return { _id: fenceId(slot), payload: '{}', parentId: slot, fence: true, expiresAt: fenceExpiry() };
+}
+
+/** A fence (or tombstone) only has to outlast the requests in flight when it was placed;
+ * then it goes, so a revoked family leaves nothing behind for long. */
+function fenceExpiry(): Date {
+  return new Date(Date.now() + defaults.refreshToken.fenceSeconds * 1000);
 }
 
 /** A write refused because a unique key (a slot, a fence's id) was already taken. */

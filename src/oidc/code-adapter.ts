@@ -4,7 +4,7 @@ import { defaults } from '../../config/defaults.js';
 import { pause } from '../db/deadline.js';
 import { MongoAdapter } from './adapter.js';
 import { abandoned, awaitDelivery, deliverBy } from './delivery.js';
-import type { ArtifactStore } from './store.js';
+import type { ArtifactDoc, ArtifactStore } from './store.js';
 
 /** A code whose exchange answered an error: this request may exchange it again. */
 interface Retry {
@@ -14,6 +14,9 @@ interface Retry {
 }
 
 const retries = new WeakMap<KoaContextWithOIDC, Retry>();
+
+/** Each failed attempt lost to another exchange whose answer then never left; a bound all the same. */
+const MAX_CONSUME_ATTEMPTS = 3;
 
 /**
  * AuthorizationCode storage whose exchange can be retried after a failed answer.
@@ -34,29 +37,46 @@ export class CodeAdapter extends MongoAdapter {
 
   override async find(id: string): Promise<AdapterPayload | undefined> {
     const ctx = codeExchangeContext();
-    let doc = await this.collection.findOne({ _id: id });
-    if (!ctx || !doc?.undelivered || this.isExpired(doc)) return doc && !this.isExpired(doc) ? this.toPayload(doc) : undefined;
-    // Another exchange of this code is in flight: wait for its answer to leave, or not.
-    while (doc?.undelivered && !abandoned(doc.undelivered)) {
-      await pause(defaults.operations.deliveryPollMs);
-      doc = await this.collection.findOne({ _id: id });
-    }
-    if (!doc) return undefined;
-    const payload = this.toPayload(doc);
-    if (!doc.undelivered) return payload;
-    retries.set(ctx, { jti: id, seen: doc.undelivered });
+    const doc = await this.collection.findOne({ _id: id });
+    if (!doc || this.isExpired(doc)) return undefined;
+    if (!ctx || !doc.undelivered) return this.toPayload(doc);
+    const settled = await this.#settled(doc);
+    if (!settled) return undefined;
+    const payload = this.toPayload(settled);
+    if (!settled.undelivered) return payload;
+    retries.set(ctx, { jti: id, seen: settled.undelivered });
     delete payload.consumed;
     return payload;
   }
 
   override async consume(id: string): Promise<void> {
     const ctx = Provider.ctx;
-    const retry = ctx && retries.get(ctx);
+    let retry = ctx && retries.get(ctx);
     const by = deliverBy();
-    const unused = retry?.jti === id ? { undelivered: retry.seen } : { consumedAt: { $exists: false } };
-    const result = await this.collection.updateOne({ _id: id, ...unused }, { $set: { consumedAt: new Date(), undelivered: by } });
-    if (result.matchedCount === 0) return this.lostConsumeRace(id);
-    if (ctx) awaitDelivery(ctx.res, by, () => this.#delivered(id, by));
+    for (let attempt = 0; attempt < MAX_CONSUME_ATTEMPTS; attempt += 1) {
+      const unused = retry?.jti === id ? { undelivered: retry.seen } : { consumedAt: { $exists: false } };
+      const result = await this.collection.updateOne({ _id: id, ...unused }, { $set: { consumedAt: new Date(), undelivered: by } });
+      if (result.matchedCount > 0) {
+        if (ctx) awaitDelivery(ctx.res, by, () => this.#delivered(id, by));
+        return;
+      }
+      // Another exchange got there between our read and this update: judge it by its outcome.
+      const current = await this.collection.findOne({ _id: id });
+      const settled = current?.undelivered ? await this.#settled(current) : undefined;
+      if (!settled?.undelivered) break;
+      retry = { jti: id, seen: settled.undelivered };
+    }
+    return this.lostConsumeRace(id);
+  }
+
+  /** The code once another exchange's answer has left or can no longer leave (null: gone). */
+  async #settled(doc: ArtifactDoc): Promise<ArtifactDoc | null> {
+    let current: ArtifactDoc | null = doc;
+    while (current?.undelivered && !abandoned(current.undelivered)) {
+      await pause(defaults.operations.deliveryPollMs);
+      current = await this.collection.findOne({ _id: doc._id });
+    }
+    return current;
   }
 
   async #delivered(id: string, by: Date): Promise<void> {

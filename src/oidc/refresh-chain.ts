@@ -104,17 +104,22 @@ export class RefreshChain {
     for (let pass = 0; pass < MAX_FENCE_PASSES; pass += 1) {
       const tokens = await this.#collection().find({ grantId, fence: { $exists: false } }, { projection: { _id: 1 } }).toArray();
       if (pass > 0 && tokens.length === 0) break;
-      if (tokens.length > 0) {
-        const tombstoned = await this.#collection().updateMany(
-          { _id: { $in: tokens.map((t) => t._id) }, grantId },
-          { $set: { fence: true, payload: '{}', expiresAt: fenceExpiry() }, $unset: TOMBSTONE_UNSET },
-        );
-        ended += tombstoned.modifiedCount;
-      }
+      ended += await this.end(tokens.map((t) => t._id), { grantId });
       for (const slot of await this.#free([...slots, ...tokens])) await this.fence(slot._id);
       slots = [];
     }
     return ended;
+  }
+
+  /** Turns tokens into tombstones: read as absent, owned by no one, yet still holding their
+   * parent's slot, so ending a token never makes its parent look unused. */
+  async end(ids: readonly string[], filter: { grantId?: string } = {}): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = await this.#collection().updateMany(
+      { _id: { $in: [...ids] }, ...filter },
+      { $set: { fence: true, payload: '{}', expiresAt: fenceExpiry() }, $unset: TOMBSTONE_UNSET },
+    );
+    return result.modifiedCount;
   }
 
   /** The slots nothing holds yet (a chain's tip, a code not exchanged): a used token's is

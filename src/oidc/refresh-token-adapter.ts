@@ -118,6 +118,12 @@ export class RefreshTokenAdapter extends MongoAdapter {
     awaitDelivery(ctx.res, doc.undelivered, () => this.#chain.markDelivered(id, slot));
   }
 
+  /** A token destroyed (revocation endpoint) keeps its parent's slot held: deleting it would
+   * make the parent read as unused. */
+  override async destroy(id: string): Promise<void> {
+    await this.#chain.end([id]);
+  }
+
   /** Revocation through oidc-provider (revocation endpoint, a code replayed): fenced first. */
   override async revokeByGrantId(grantId: string): Promise<void> {
     await this.#chain.revokeGrant(grantId);

@@ -56,6 +56,8 @@ export function deliveredAnswers(logger: Logger): Amendment {
       return undefined;
     }
     ctx.res.once('finish', () => {
+      // Whatever ran after this amendment may still have turned the answer into an error.
+      if (ctx.res.statusCode !== 200) return;
       for (const p of list) {
         p.settle().catch((err: unknown) => {
           // The token stays "undelivered": a replay of its parent then supersedes it instead

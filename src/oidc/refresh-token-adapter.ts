@@ -147,7 +147,8 @@ export class RefreshTokenAdapter extends MongoAdapter {
         verdict = await this.#decide(ctx, load);
         continue;
       }
-      if (replaced?.grace) doc.graceRetry = true;
+      // Replacing a grace retry's undelivered token keeps the grace used.
+      if (replaced?.grace || replaced?.successor.graceRetry) doc.graceRetry = true;
       if (await this.#chain.insert(doc)) {
         if (replaced) await this.#retried(ctx, rotation?.ids ?? doc, replaced.grace);
         return;

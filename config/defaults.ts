@@ -118,17 +118,23 @@ export const defaults = {
     verifyEmailTtl: 24 * 60 * 60,
     /** A password reset link works this long, in seconds. */
     resetPasswordTtl: 30 * 60,
+    /** The link mailed to the old address after an email change (to take the account back) works this long, in seconds. */
+    restoreEmailTtl: 7 * 24 * 60 * 60,
   },
-  /** Fixed-window counters in MongoDB (src/security/rate-limit.ts), shared by every instance. */
+  /** Fixed-window counters in MongoDB (src/security/rate-limit.ts), shared by every instance.
+   * "Network": the client's address as the sign-in throttle counts it (an IPv6 /64). */
   rateLimits: {
     /** Sign-ups from one client network. */
-    signUpPerIp: { max: 10, windowSeconds: 60 * 60 },
+    signUpPerNetwork: { max: 10, windowSeconds: 60 * 60 },
     /** "Forgot password?" requests from one client network (429 beyond). */
-    resetPerIp: { max: 10, windowSeconds: 15 * 60 },
+    resetPerNetwork: { max: 10, windowSeconds: 15 * 60 },
     /** Over the limit, further requests still get the same answer but no mail. */
     resetPerRecipient: { max: 3, windowSeconds: 60 * 60 },
     /** "Send the link again" for one account. */
     verifyResendPerAccount: { max: 3, windowSeconds: 15 * 60 },
+    /** Email changes in the account center: each mails two addresses and may answer "taken". */
+    emailChangePerAccount: { max: 5, windowSeconds: 60 * 60 },
+    emailChangePerNetwork: { max: 10, windowSeconds: 60 * 60 },
   },
   /** Ways in beyond the browser code flow (docs/protocols.md). */
   protocols: {

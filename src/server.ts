@@ -20,7 +20,7 @@ import { interactionRoutes } from './interactions/routes.js';
 import { loginLinks, signUpRoutes } from './interactions/signup.js';
 import { Mailer } from './mail/mailer.js';
 import type { SelfServiceDeps } from './registration/deps.js';
-import { sendVerification } from './registration/email-verification.js';
+import { emailChanged } from './registration/email-change.js';
 import { OneTimeTokens } from './registration/one-time-tokens.js';
 import { selfServicePages } from './registration/pages.js';
 import { RateLimits } from './security/rate-limit.js';
@@ -92,11 +92,13 @@ export async function createServer(
   const cutOffs = new CutOffs(model);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
-  const events = new SecurityEvents(eventModel, { logger, count: (type, detail) => metrics.securityEvent(type, detail) });
+  const events = new SecurityEvents(eventModel, {
+    logger, count: (type, detail) => metrics.securityEvent(type, detail), secret: keySources.encryptionKey,
+  });
   const throttle = new LoginThrottle(connection, settings.loginThrottle);
   await throttle.ensureIndexes();
   await ensureUniqueEmails(model, (line) => logger.warn(line));
-  const tokens = new OneTimeTokens(connection);
+  const tokens = new OneTimeTokens(connection, model);
   await tokens.ensureIndexes();
   const limits = new RateLimits(connection);
   await limits.ensureIndexes();
@@ -151,7 +153,7 @@ export async function createServer(
   app.use(errorBoundary);
   const users = new AccountAdmin(accounts);
   const selfService: SelfServiceDeps = {
-    settings, providers, store, events, cutOffs, accounts, users, tokens, limits, mailer, log: (line) => logger.warn(line),
+    settings, providers, store, events, cutOffs, accounts, users, tokens, limits, throttle, mailer, log: (line) => logger.warn(line),
   };
   const emailGate = new EmailGate(providers, selfService);
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
@@ -170,11 +172,12 @@ export async function createServer(
     adminApi({
       settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
       apiCatalog, builtInAudiences: resources.builtInAudiences,
-      sendVerification: (account) => sendVerification(selfService, account),
+      emailChanged: (before, after) => emailChanged(selfService, { before, after }, false),
     }),
     accountCenter({
-      settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken,
-      accountAudience: resources.accountAudience, describeApi: describeApis, sendVerification: (account) => sendVerification(selfService, account),
+      settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken, limits,
+      accountAudience: resources.accountAudience, describeApi: describeApis,
+      emailChanged: (before, after) => emailChanged(selfService, { before, after }, true),
     }),
   ]));
   app.use(userCodeThrottle(limits));

@@ -1,16 +1,20 @@
-
+import { defaults } from '../../config/defaults.js';
 import { duplicateField, type AccountRecord } from '../db/models/account.js';
 import type { AccountAdmin } from '../oidc/accounts.js';
 import { endSessionRecord, type ArtifactStore } from '../oidc/store.js';
-import type { CutOffs } from '../revocation/cutoff.js';
+import { versionOf, type CutOffs } from '../revocation/cutoff.js';
 import { endUserPast, revokeUserFromClient, type RevocationOrigin } from '../revocation/user-past.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
+import { clientNetwork } from '../security/client-network.js';
 import type { SecurityEvents } from '../security/events.js';
+import type { RateLimits } from '../security/rate-limit.js';
 
 /** What the user's own actions need; built once in src/account/index.ts. */
 export interface ActionDeps {
-  /** Mails the link that verifies the account's (new) email; false if the mail could not go out. */
-  sendVerification(account: AccountRecord): Promise<boolean>;
+  /** After an email change: tells the old address (with a way back), ends its reset links and
+   * mails the new one its confirmation link (src/registration/email-change.ts). */
+  emailChanged(before: AccountRecord, after: AccountRecord): Promise<boolean>;
+  limits: RateLimits;
   providers: ProviderSource;
   store: ArtifactStore;
   events: SecurityEvents;
@@ -65,30 +69,42 @@ export async function endOtherSessions(deps: ActionDeps, accountId: string, curr
 /**
  * A new password, then the same cut-off as an administrator's password change: every
  * other session and every refresh token of the user ends; this session stays signed in.
+ * `checked` is the account as the current password was checked against: if its past
+ * ended since (a revocation, another password change), nothing is written (false).
  */
 export async function changePassword(
-  deps: ActionDeps, accountId: string, password: string, currentUid: string, origin: RevocationOrigin,
-): Promise<void> {
-  await deps.users.update(accountId, { password });
-  await endUserPast(deps, accountId, 'password_changed', origin, { sessionUid: currentUid });
+  deps: ActionDeps, checked: AccountRecord, password: string, currentUid: string, origin: RevocationOrigin,
+): Promise<boolean> {
+  if (!(await deps.users.update(checked._id, { password }, versionOf(checked)))) return false;
+  await endUserPast(deps, checked._id, 'password_changed', origin, { sessionUid: currentUid });
+  return true;
 }
 
-export type ProfileOutcome = 'saved' | 'unchanged' | 'email_taken';
+export type ProfileOutcome = 'saved' | 'unchanged' | 'email_taken' | 'rate_limited';
+
+/** Whether `changes` would change how the account is reached (and recovered): its email. */
+export function changesEmail(account: AccountRecord, changes: { email: string | null }): boolean {
+  return changes.email !== (account.email ?? null);
+}
 
 /**
- * Name and email. A new email is unverified until the link mailed to it is followed (the
- * same mail as sign-up's); one already used by another account is refused, also when two
- * requests race for it (the unique index decides).
+ * Name and email. An email change (the caller has made sure the sign-in is recent) is
+ * counted per account and per client network before anything is looked up: each one mails
+ * two addresses and may answer that the address is taken, which would otherwise tell
+ * registered addresses from free ones without limit. One already used by another account
+ * is refused, also when two requests race for it (the unique index decides). The new
+ * address is unverified until the link mailed to it is followed.
  */
 export async function updateProfile(
   deps: ActionDeps, account: AccountRecord, changes: { name: string | null; email: string | null }, origin: RevocationOrigin,
 ): Promise<ProfileOutcome> {
   const update: { name?: string | null; email?: string | null } = {};
   if (changes.name !== (account.name ?? null)) update.name = changes.name;
-  if (changes.email !== (account.email ?? null)) update.email = changes.email;
+  if (changesEmail(account, changes)) update.email = changes.email;
   if (Object.keys(update).length === 0) return 'unchanged';
-  if (update.email) {
-    const holder = await deps.users.findByEmail(update.email);
+  if (update.email !== undefined) {
+    if (!(await allowEmailChange(deps, account._id, origin.ip))) return 'rate_limited';
+    const holder = update.email && (await deps.users.findByEmail(update.email));
     if (holder && holder._id !== account._id) return 'email_taken';
   }
   let after: AccountRecord | undefined;
@@ -99,8 +115,16 @@ export async function updateProfile(
     throw err;
   }
   await deps.events.record('profile.changed', { accountId: account._id, ...origin, detail: { fields: Object.keys(update) } });
-  if (after && update.email) await deps.sendVerification(after);
+  if (after && update.email !== undefined) await deps.emailChanged(account, after);
   return 'saved';
+}
+
+/** Both counters count every attempt, so neither many accounts nor many networks get round them. */
+async function allowEmailChange(deps: ActionDeps, accountId: string, ip: string | undefined): Promise<boolean> {
+  const { emailChangePerNetwork, emailChangePerAccount } = defaults.rateLimits;
+  const byNetwork = await deps.limits.allow(`email-change-net:${clientNetwork(ip ?? '')}`, emailChangePerNetwork);
+  const byAccount = await deps.limits.allow(`email-change-account:${accountId}`, emailChangePerAccount);
+  return byNetwork && byAccount;
 }
 
 /** oidc-provider's Client has this method (lib/models/client.js); its typings omit it. */

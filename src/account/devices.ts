@@ -66,8 +66,9 @@ export class Devices {
     await this.#docs.updateOne({ _id: sessionUid, lastActiveAt: { $lt: stale } }, { $set: { lastActiveAt: now, expiresAt: this.#expiry(now) } });
   }
 
-  async confirm(sessionUid: string, accountId: string): Promise<void> {
-    await this.#docs.updateOne({ _id: sessionUid, accountId }, { $set: { confirmedAt: new Date() } });
+  /** `at`: when the password was proven, as the check dated it (never later). */
+  async confirm(sessionUid: string, accountId: string, at: Date): Promise<void> {
+    await this.#docs.updateOne({ _id: sessionUid, accountId }, { $set: { confirmedAt: at } });
   }
 
   async find(sessionUid: string, accountId: string): Promise<DeviceDoc | undefined> {

@@ -106,19 +106,23 @@ const SHOWN: Partial<Record<SecurityEventType, (event: SecurityEventRecord, app:
   'grant.removed_by_user': (_e, app) => `You removed the access of ${app}`,
   'session.ended_by_user': () => 'You signed out a device',
   'grant.revoked': (_e, app) => `The access of ${app} was revoked`,
-  'user.revoked': (e, app) => (e.clientId ? `An administrator removed the access of ${app}` : 'An administrator signed you out everywhere'),
+  'user.revoked': (e, app) => {
+    if (e.detail?.actor === 'email_restore') return 'Your email address was restored from the old address, and every device signed out';
+    return e.clientId ? `An administrator removed the access of ${app}` : 'An administrator signed you out everywhere';
+  },
   'user.disabled': () => 'An administrator disabled your account',
-  'user.password_changed': (e) => PASSWORD_CHANGED_BY[String(e.detail?.actor)] ?? 'An administrator changed your password',
+  'user.password_changed': (e) => PASSWORD_CHANGED_BY.get(String(e.detail?.actor)) ?? 'An administrator changed your password',
   'user.password_reset_requested': () => 'A password reset link was requested',
   'user.email_verified': () => 'Your email address was confirmed',
   'user.signed_up': () => 'You created your account',
   'profile.changed': () => 'You changed your profile',
 };
 
-const PASSWORD_CHANGED_BY: Record<string, string> = {
-  [defaults.account.clientId]: 'You changed your password',
-  password_reset: 'Your password was reset with an emailed link',
-};
+/** By the actor stored with the event (an admin client's id, say): a Map, so no id finds an inherited member. */
+const PASSWORD_CHANGED_BY = new Map<string, string>([
+  [defaults.account.clientId, 'You changed your password'],
+  ['password_reset', 'Your password was reset with an emailed link'],
+]);
 
 /** The user's own security events in plain words, newest first. */
 export async function recentActivity(deps: OverviewDeps, account: Pick<AccountRecord, '_id'>) {

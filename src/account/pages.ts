@@ -6,27 +6,37 @@ import { defaults } from '../../config/defaults.js';
 import { formBody } from '../http/form.js';
 import { renderPage } from '../http/render.js';
 import { checkPassword } from '../security/password-policy.js';
-import { changePassword, endOtherSessions, endSession, removeApp, updateProfile } from './actions.js';
+import { lockedOutMessage } from '../security/lockout-message.js';
+import { changePassword, changesEmail, endOtherSessions, endSession, removeApp, updateProfile } from './actions.js';
 import type { AccountCenterDeps } from './deps.js';
 import { connectedApps, recentActivity, signedInSessions } from './overview.js';
-import { confirmPassword } from './password-confirmation.js';
+import { confirmPassword, type Refusal } from './password-confirmation.js';
 import { csrfMatches, finishSignIn, isRecent, startSignIn, visitOf, type AccountVisit } from './sign-in.js';
 
-/** Fixed messages after an action (the query names one; nothing typed is ever echoed). */
-const NOTICES: Record<string, string> = {
-  'app-removed': 'The app no longer has access to your account.',
-  'session-ended': 'That device is signed out.',
-  'others-ended': 'Every other device is signed out.',
-  'password-changed': 'Your password is changed. Every other device and app was signed out.',
-  'profile-saved': 'Your profile is saved. A new email address gets a link to confirm it.',
-  confirmed: 'Thanks. For the next few minutes you can remove access and sign out devices.',
-};
+/**
+ * Fixed messages after an action (the query names one; nothing typed is ever echoed). A
+ * Map, so a name such as `constructor` or `__proto__` finds nothing rather than a member
+ * every object inherits.
+ */
+const NOTICES = new Map<string, string>([
+  ['app-removed', 'The app no longer has access to your account.'],
+  ['session-ended', 'That device is signed out.'],
+  ['others-ended', 'Every other device is signed out.'],
+  ['password-changed', 'Your password is changed. Every other device and app was signed out.'],
+  ['profile-saved', 'Your profile is saved. A new email address gets a link to confirm it; the old one is told of the change.'],
+  ['confirmed', 'Thanks. For the next few minutes you can change your email address, remove access and sign out devices.'],
+]);
+const EMAIL_CHANGES_LIMITED = 'Too many email address changes from your account or network. Try again later.';
+const ACCOUNT_CHANGED = 'Your account changed while this was checked. Open your account again and retry.';
+
 /** What a failed password confirmation says, and with which status. */
-const REFUSALS = {
-  wrong: { status: 401, text: 'That is not your current password.' },
-  locked: { status: 429, text: 'Too many failed attempts. Try again later.' },
-  busy: { status: 503, text: 'We are handling a lot of sign-ins right now. Please try again in a moment.' },
-} as const;
+function refusal(confirmation: { outcome: Refusal; retryAfterSeconds?: number }): { status: number; text: string } {
+  switch (confirmation.outcome) {
+    case 'wrong': return { status: 401, text: 'That is not your current password.' };
+    case 'locked': return { status: 429, text: lockedOutMessage(confirmation.retryAfterSeconds ?? 1) };
+    case 'busy': return { status: 503, text: 'We are handling a lot of sign-ins right now. Please try again in a moment.' };
+  }
+}
 
 const id = z.string().min(1).max(128);
 const passwordChange = z.object({ current_password: z.string().min(1).max(1024), new_password: z.string().min(1).max(1024) });
@@ -47,7 +57,7 @@ export function accountPages(deps: AccountCenterDeps): Router {
   router.get('/', async (ctx) => {
     const visit = await visitOf(deps, ctx);
     if (!visit) return startSignIn(deps, ctx);
-    const notice = typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined;
+    const notice = typeof ctx.query.notice === 'string' ? NOTICES.get(ctx.query.notice) : undefined;
     return showHome(ctx, visit, { notice });
   });
 
@@ -68,25 +78,31 @@ export function accountPages(deps: AccountCenterDeps): Router {
     await next();
   }
 
-  /** Remove access and sign out devices need a sign-in (or password confirmation) within the last minutes. */
+  /**
+   * Changing the email, removing access and signing out devices need a sign-in (or
+   * password confirmation) within the last minutes: a session is not its owner.
+   */
   async function recent(ctx: Context, next: Next) {
     const visit = ctx.state.visit as AccountVisit;
     if (isRecent(deps.settings, visit)) return next();
-    return renderPage(ctx, 'account/confirm', { title: 'Confirm it’s you', csrfToken: visit.csrfToken, username: visit.account.username });
+    return askToConfirm(ctx, visit);
+  }
+
+  function askToConfirm(ctx: Context, visit: AccountVisit, error?: { status: number; text: string }) {
+    ctx.status = error?.status ?? 200;
+    return renderPage(ctx, 'account/confirm', {
+      title: 'Confirm it’s you', csrfToken: visit.csrfToken, username: visit.account.username, error: error?.text,
+    });
   }
 
   router.post('/confirm', form, guard, async (ctx) => {
     const visit = ctx.state.visit as AccountVisit;
     const input = passwordConfirmation.safeParse(ctx.request.body);
-    const outcome = input.success ? await confirmPassword(deps, visit.account, input.data.password, origin(ctx)) : 'wrong';
-    if (outcome === 'confirmed') {
-      await deps.devices.confirm(visit.sessionUid, visit.account._id);
-      return ctx.redirect('/account?notice=confirmed');
-    }
-    ctx.status = REFUSALS[outcome].status;
-    return renderPage(ctx, 'account/confirm', {
-      title: 'Confirm it’s you', csrfToken: visit.csrfToken, username: visit.account.username, error: REFUSALS[outcome].text,
-    });
+    const confirmation = input.success ? await confirmPassword(deps, visit.account, input.data.password, origin(ctx)) : { outcome: 'wrong' as const };
+    if (confirmation.outcome !== 'confirmed') return askToConfirm(ctx, visit, refusal(confirmation));
+    // Dated by the check, which re-read the account after waiting for the hash.
+    await deps.devices.confirm(visit.sessionUid, visit.account._id, confirmation.at);
+    return ctx.redirect('/account?notice=confirmed');
   });
 
   router.post('/apps/:grantId/remove', form, guard, recent, async (ctx) => {
@@ -115,10 +131,15 @@ export function accountPages(deps: AccountCenterDeps): Router {
     const input = passwordChange.safeParse(ctx.request.body);
     if (!input.success) return showHome(ctx, visit, { passwordError: 'Enter your current and your new password.' }, 400);
     const confirmed = await confirmPassword(deps, visit.account, input.data.current_password, origin(ctx));
-    if (confirmed !== 'confirmed') return showHome(ctx, visit, { passwordError: REFUSALS[confirmed].text }, REFUSALS[confirmed].status);
+    if (confirmed.outcome !== 'confirmed') {
+      const { status, text } = refusal(confirmed);
+      return showHome(ctx, visit, { passwordError: text }, status);
+    }
     const violation = await checkPassword(input.data.new_password, visit.account);
     if (violation) return showHome(ctx, visit, { passwordError: violation.message }, 400);
-    await changePassword(deps, visit.account._id, input.data.new_password, visit.sessionUid, origin(ctx));
+    if (!(await changePassword(deps, confirmed.account, input.data.new_password, visit.sessionUid, origin(ctx)))) {
+      return showHome(ctx, visit, { passwordError: ACCOUNT_CHANGED }, 409);
+    }
     return ctx.redirect('/account?notice=password-changed');
   });
 
@@ -126,7 +147,10 @@ export function accountPages(deps: AccountCenterDeps): Router {
     const visit = ctx.state.visit as AccountVisit;
     const input = profile.safeParse(ctx.request.body);
     if (!input.success) return showHome(ctx, visit, { profileError: 'Enter a valid email address (or leave it empty).' }, 400);
+    // How the account is reached and recovered: only with a recent proof of its owner.
+    if (changesEmail(visit.account, input.data) && !isRecent(deps.settings, visit)) return askToConfirm(ctx, visit);
     const outcome = await updateProfile(deps, visit.account, input.data, origin(ctx));
+    if (outcome === 'rate_limited') return showHome(ctx, visit, { profileError: EMAIL_CHANGES_LIMITED }, 429);
     if (outcome === 'email_taken') return showHome(ctx, visit, { profileError: 'That email address belongs to another account.' }, 409);
     return ctx.redirect('/account?notice=profile-saved');
   });

@@ -27,8 +27,10 @@ export interface AdminDeps {
   apiCatalog: ApiCatalog;
   /** The admin and account APIs' audiences: not for operators to register. */
   builtInAudiences: readonly string[];
-  /** Mails a verification link to the account's (new) email; false if it could not be sent. */
-  sendVerification: (account: AccountRecord) => Promise<boolean>;
+  /** After an email change: ends the old address's reset links, mails a verification link to
+   * the new one (false if it could not be sent). The old address is not told: an operator
+   * moves an account away from a mailbox that may be lost. */
+  emailChanged: (before: AccountRecord, after: AccountRecord) => Promise<boolean>;
 }
 
 /** Who performed an admin action and from where; goes into security events. */

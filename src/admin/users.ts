@@ -49,12 +49,12 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     }
     // Setting an email (even the same one) marks it unverified (users.update) until its
     // owner follows the link mailed to it.
-    const emailChanged = typeof changes.email === 'string';
-    if (emailChanged) await requireFreeEmail(changes.email!, before._id);
+    if (typeof changes.email === 'string') await requireFreeEmail(changes.email, before._id);
+    // The password is written (moving the account's version) before the cut-off below.
     const after = await users.update(before._id, changes).catch(rethrowTaken);
     if (!after) throw notFound('user');
     // A mail that cannot go out is logged and recorded; the operator can set the email again.
-    if (emailChanged) await deps.sendVerification(after);
+    if (changes.email !== undefined) await deps.emailChanged(before, after);
     const ending = pastEndingOf(before, changes);
     if (!ending) return reply(ctx, 200, userView(after));
     // After the change is stored: a cut-off first would let the old password sign in between.

@@ -10,16 +10,15 @@ import { defaults } from '../../config/defaults.js';
 import { asDatabaseUnavailable } from '../db/unavailable.js';
 import { renderPage } from '../http/render.js';
 import type { Accounts } from '../oidc/accounts.js';
-import { signInSecond } from '../revocation/cutoff.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
 import type { SignInOutcome } from '../observability/metrics.js';
 import type { SecurityEvents } from '../security/events.js';
 import { checkCredentials } from '../security/credential-check.js';
+import { lockedOutMessage } from '../security/lockout-message.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import { approveConsent } from './consent.js';
 
 const FAILED_LOGIN = 'Invalid username or password.';
-const LOCKED_OUT = 'Too many failed sign-in attempts. Try again later.';
 const BUSY = 'We are handling a lot of sign-ins right now. Please try again in a moment.';
 
 /** Only plain strings: `login[$ne]=x` or `{"login":{"$gt":""}}` fails here, never reaches MongoDB. */
@@ -84,7 +83,7 @@ export function interactionRoutes(
       // Same page and message for every username, existing or not.
       if (check.outcome === 'locked') observeSignIn('locked_out');
       return check.outcome === 'locked'
-        ? again(LOCKED_OUT, 429, login, check.retryAfterSeconds)
+        ? again(lockedOutMessage(check.retryAfterSeconds), 429, login, check.retryAfterSeconds)
         : again(BUSY, 503, login, check.retryAfterSeconds);
     }
     if (check.outcome === 'invalid') {
@@ -94,7 +93,7 @@ export function interactionRoutes(
     const { account } = check;
     observeSignIn('succeeded');
 
-    const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: await signInSecond(account) } };
+    const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: check.signedInAt } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   });
 

@@ -24,12 +24,13 @@ const signUpForm = z.object({
   password: passwordField,
   name: z.union([nameField, z.literal('')]).optional(),
 });
-const FIELD_MESSAGES: Record<string, string> = {
-  username: 'Choose a username of letters, digits and . @ + - _ (at most 128 characters).',
-  email: 'Enter a valid email address.',
-  password: 'Enter a password.',
-  name: 'Your name may have at most 256 characters.',
-};
+/** A Map: the field name comes from the request's shape, and must never find an inherited member. */
+const FIELD_MESSAGES = new Map<string, string>([
+  ['username', 'Choose a username of letters, digits and . @ + - _ (at most 128 characters).'],
+  ['email', 'Enter a valid email address.'],
+  ['password', 'Enter a password.'],
+  ['name', 'Your name may have at most 256 characters.'],
+]);
 const CLOSED = 'New accounts cannot be created here. Ask the administrator for an account.';
 
 /** The links the login page offers, when those features are on. */
@@ -64,8 +65,9 @@ export function signUpRoutes(providers: ProviderSource, deps: SelfServiceDeps): 
     const values = echo(body);
     const input = signUpForm.safeParse(body);
     if (!input.success) {
-      const field = String(input.error.issues[0]!.path[0] ?? 'username');
-      return showSignUp(ctx, details, name, values, { [field]: FIELD_MESSAGES[field] ?? FIELD_MESSAGES.username! }, 400);
+      const issued = String(input.error.issues[0]!.path[0] ?? 'username');
+      const field = FIELD_MESSAGES.has(issued) ? issued : 'username';
+      return showSignUp(ctx, details, name, values, { [field]: FIELD_MESSAGES.get(field)! }, 400);
     }
     const { username, email, password, name: fullName } = input.data;
     const outcome = await signUp(deps, { username, email, password, name: fullName || undefined }, originOf(ctx));

@@ -1,6 +1,6 @@
 import type { Account, AccountClaims, FindAccount } from 'oidc-provider';
 
-import { predatesCutOff, signInSecondOf } from '../revocation/cutoff.js';
+import { atVersion, dateSignIn, predatesCutOff, signInSecondOf } from '../revocation/cutoff.js';
 import type { PasswordSettings } from '../config/settings.js';
 import { accountById, normalizeUsername, type AccountModel, type AccountRecord } from '../db/models/account.js';
 import { HashGate } from '../security/hash-gate.js';
@@ -13,6 +13,14 @@ export interface NewAccount {
   email?: string;
   emailVerified?: boolean;
 }
+
+/** What a password check found. */
+export type PasswordCheck =
+  /** `signedInAt`: the epoch second the sign-in counts from (dateSignIn). */
+  | { outcome: 'valid'; account: AccountRecord; signedInAt: number }
+  | { outcome: 'invalid' }
+  /** The password matched the account as read, but the account changed during the check. */
+  | { outcome: 'changed' };
 
 /** User accounts: sign-in checks and the claims oidc-provider releases. */
 export class Accounts {
@@ -50,24 +58,27 @@ export class Accounts {
   }
 
   /**
-   * Returns the account only for a matching, enabled username and password. Callers pass
-   * plain strings (validated at the edge); the query is an equality on a string, so no
-   * operator object can reach MongoDB. Unknown users cost one hash at the current cost too,
-   * so timing does not reveal whether a username exists. Throws HashGateFull when password
-   * hashing is at capacity, overall or for the client's network.
+   * Checks a username and password. Callers pass plain strings (validated at the edge); the
+   * query is an equality on a string, so no operator object can reach MongoDB. Unknown
+   * users cost one hash at the current cost too, so timing does not reveal whether a
+   * username exists. A match is dated by the account as it was read (dateSignIn), never by
+   * the clock after the wait. Throws HashGateFull when password hashing is at capacity,
+   * overall or for the client's network.
    */
-  async authenticate(username: string, password: string, network: string): Promise<AccountRecord | undefined> {
+  async authenticate(username: string, password: string, network: string): Promise<PasswordCheck> {
     const account = await this.#model.findOne({ username: { $eq: normalizeUsername(username) } }).lean();
     if (!account) {
       this.#decoy ??= decoyHash(this.#argon2);
       const decoy = await this.#decoy;
       await this.passwordChecks.run(network, () => verifyPassword(password, decoy));
-      return undefined;
+      return { outcome: 'invalid' };
     }
     const ok = await this.passwordChecks.run(network, () => verifyPassword(password, account.passwordHash));
-    if (!ok || account.disabled) return undefined;
+    if (!ok || account.disabled) return { outcome: 'invalid' };
+    const signedInAt = await dateSignIn(this.#model, account);
+    if (signedInAt === undefined) return { outcome: 'changed' };
     await this.#upgradeHash(account, password, network);
-    return account;
+    return { outcome: 'valid', account, signedInAt };
   }
 
   /**
@@ -160,7 +171,14 @@ export class AccountAdmin {
     return this.#accounts.model.find(filter).sort({ username: 1 }).skip(query.offset).limit(query.limit).lean();
   }
 
-  async update(id: string, changes: AccountChanges): Promise<AccountRecord | undefined> {
+  /**
+   * A new password moves the account's version in the same write (see dateSignIn), so a
+   * sign-in with the old one that is still checking cannot hold. With `ifVersion`, only
+   * while the version is still that one: a password change that was decided before a
+   * cut-off (a reset link, the account center) does not override what came after.
+   * Undefined when the account is gone or moved on.
+   */
+  async update(id: string, changes: AccountChanges, ifVersion?: number): Promise<AccountRecord | undefined> {
     const $set: Record<string, unknown> = {};
     const $unset: Record<string, 1> = {};
     for (const field of ['name', 'email'] as const) {
@@ -169,9 +187,14 @@ export class AccountAdmin {
     }
     if (changes.email !== undefined) $set.emailVerified = false;
     if (changes.disabled !== undefined) $set.disabled = changes.disabled;
-    if (changes.password !== undefined) $set.passwordHash = await this.#accounts.hash(changes.password);
-    const update = Object.keys($unset).length > 0 ? { $set, $unset } : { $set };
-    return (await this.#accounts.model.findByIdAndUpdate(id, update, { returnDocument: 'after', runValidators: true }).lean()) ?? undefined;
+    const update: Record<string, Record<string, unknown>> = { $set };
+    if (changes.password !== undefined) {
+      $set.passwordHash = await this.#accounts.hash(changes.password);
+      update.$inc = { cutOffVersion: 1 };
+    }
+    if (Object.keys($unset).length > 0) update.$unset = $unset;
+    const filter = { _id: id, ...(ifVersion === undefined ? {} : atVersion(ifVersion)) };
+    return (await this.#accounts.model.findOneAndUpdate(filter, update, { returnDocument: 'after', runValidators: true }).lean()) ?? undefined;
   }
 
   async delete(id: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import type { Settings } from '../config/settings.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { AccountAdmin, Accounts } from '../oidc/accounts.js';
 import type { RevocationDeps } from '../revocation/user-past.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
 import type { RateLimits } from '../security/rate-limit.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
 
@@ -14,6 +15,8 @@ export interface SelfServiceDeps extends RevocationDeps {
   users: AccountAdmin;
   tokens: OneTimeTokens;
   limits: RateLimits;
+  /** A password reset lifts the account's sign-in lockouts. */
+  throttle: LoginThrottle;
   mailer: Mailer;
   /** The operator's log (never a token or a password). */
   log: (line: string) => void;
@@ -34,6 +37,7 @@ export const SELF_SERVICE_PATHS = {
   verifyEmail: '/verify-email',
   forgotPassword: '/password/forgot',
   resetPassword: '/password/reset',
+  restoreEmail: '/email/restore',
 } as const;
 
 export function linkTo(settings: Settings, path: string, token: string): string {

@@ -1,6 +1,7 @@
 import { defaults } from '../../config/defaults.js';
 import type { AccountRecord } from '../db/models/account.js';
 import { MailUnavailableError } from '../mail/mailer.js';
+import { atVersion, versionOf } from '../revocation/cutoff.js';
 import { linkTo, SELF_SERVICE_PATHS, type SelfServiceDeps } from './deps.js';
 import type { OneTimeTokenDoc } from './one-time-tokens.js';
 
@@ -47,19 +48,21 @@ export async function resendVerification(deps: SelfServiceDeps, accountId: strin
 
 /**
  * Follows a verification link: uses the token up and marks the email verified, but only
- * if the account still has the address the link was sent to (an email change since then
- * voids older links). Returns the token's record, or undefined for a bad, used or
- * expired link.
+ * if the account still has the address the link was sent to and its past did not end
+ * since the link was opened (one conditional update: an email change or a cut-off in
+ * between voids it). Returns the token's record, or undefined for a bad, used, expired
+ * or outlived link.
  */
 export async function confirmEmail(deps: SelfServiceDeps, token: string): Promise<OneTimeTokenDoc | undefined> {
   const used = await deps.tokens.consume('verify_email', token);
   if (!used) return undefined;
+  const { record, account } = used;
   const marked = await deps.accounts.model.updateOne(
-    { _id: used.accountId, email: { $eq: used.email } }, { $set: { emailVerified: true } },
+    { _id: record.accountId, email: { $eq: record.email }, ...atVersion(versionOf(account)) }, { $set: { emailVerified: true } },
   );
   if (marked.matchedCount === 0) return undefined;
-  await deps.events.record('user.email_verified', { accountId: used.accountId });
-  return used;
+  await deps.events.record('user.email_verified', { accountId: record.accountId });
+  return record;
 }
 
 /** Whether the account may use a client that requires a verified email. */

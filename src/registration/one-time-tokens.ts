@@ -2,23 +2,33 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Collection, Connection } from 'mongoose';
 
 import { defaults } from '../../config/defaults.js';
+import type { AccountModel, AccountRecord } from '../db/models/account.js';
 
 /** What an emailed link may do; a token for one purpose never works for another. */
-export type TokenPurpose = 'verify_email' | 'reset_password';
+export type TokenPurpose = 'verify_email' | 'reset_password' | 'restore_email';
 
 export interface OneTimeTokenDoc {
   /** SHA-256 of the token (hex): the token itself is never stored. */
   _id: string;
   purpose: TokenPurpose;
   accountId: string;
-  /** verify_email: the address the link confirms; a later email change voids it. */
+  /** The address the link was mailed to: it works only while the account still has it
+   * (restore_email: the address it gives back). */
   email?: string;
   /** The sign-in the link was sent from, to continue it afterwards (never in the URL). */
   interactionUid?: string;
+  /** No later than the account was read to issue it; absent on older records. */
+  issuedAt?: Date;
   expiresAt: Date;
 }
 
-export type TokenIssue = Omit<OneTimeTokenDoc, '_id' | 'expiresAt'>;
+export type TokenIssue = Omit<OneTimeTokenDoc, '_id' | 'expiresAt' | 'issuedAt'>;
+
+/** A live link and the account it is for, as read when it was opened. */
+export interface LiveLink {
+  record: OneTimeTokenDoc;
+  account: AccountRecord;
+}
 
 /**
  * The single-use tokens behind emailed links. The link carries 32 random bytes; we keep
@@ -29,9 +39,11 @@ export type TokenIssue = Omit<OneTimeTokenDoc, '_id' | 'expiresAt'>;
  */
 export class OneTimeTokens {
   readonly #tokens: Collection<OneTimeTokenDoc>;
+  readonly #accounts: AccountModel;
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, accounts: AccountModel) {
     this.#tokens = connection.collection<OneTimeTokenDoc>('one_time_tokens');
+    this.#accounts = accounts;
   }
 
   async ensureIndexes(): Promise<void> {
@@ -41,29 +53,36 @@ export class OneTimeTokens {
     ]);
   }
 
-  /** A new token for `issue`, valid for `ttlSeconds`; returns the token for the link. */
-  async issue(issue: TokenIssue, ttlSeconds: number): Promise<string> {
+  /**
+   * A new token for `issue`, valid for `ttlSeconds`; returns the token for the link.
+   * `issuedAt`: when the account was read to decide on it (now by default), so a cut-off
+   * that came after that read voids the link even if the record is written later.
+   */
+  async issue(issue: TokenIssue, ttlSeconds: number, issuedAt = new Date()): Promise<string> {
     const token = randomBytes(defaults.selfService.tokenBytes).toString('base64url');
-    await this.#tokens.insertOne({ ...issue, _id: digest(token), expiresAt: new Date(Date.now() + ttlSeconds * 1000) });
+    await this.#tokens.insertOne({ ...issue, _id: digest(token), issuedAt, expiresAt: new Date(Date.now() + ttlSeconds * 1000) });
     return token;
   }
 
-  /** The live token's record without using it up (to show the page the link opens). */
-  async peek(purpose: TokenPurpose, token: string): Promise<OneTimeTokenDoc | undefined> {
+  /** The live link without using it up (to show the page it opens). */
+  async peek(purpose: TokenPurpose, token: string): Promise<LiveLink | undefined> {
     if (!plausible(token)) return undefined;
-    return (await this.#tokens.findOne({ _id: digest(token), purpose, expiresAt: { $gt: new Date() } })) ?? undefined;
-  }
-
-  /** Uses the token up: its record if it was live, once; undefined for every later attempt. */
-  async consume(purpose: TokenPurpose, token: string): Promise<OneTimeTokenDoc | undefined> {
-    const record = await this.peek(purpose, token);
+    const record = await this.#tokens.findOne({ _id: digest(token), purpose, expiresAt: { $gt: new Date() } });
     if (!record) return undefined;
-    // The conditional delete is the claim: of concurrent requests, exactly one deletes it.
-    const claimed = await this.#tokens.deleteOne({ _id: record._id, purpose, expiresAt: { $gt: new Date() } });
-    return claimed.deletedCount === 1 ? record : undefined;
+    const account = await this.#accounts.findById(record.accountId).lean();
+    return account && stillHolds(record, account) ? { record, account } : undefined;
   }
 
-  /** Voids every outstanding token of an account for one purpose (after a reset succeeds). */
+  /** Uses the link up: the live link, once; undefined for every later attempt. */
+  async consume(purpose: TokenPurpose, token: string): Promise<LiveLink | undefined> {
+    const link = await this.peek(purpose, token);
+    if (!link) return undefined;
+    // The conditional delete is the claim: of concurrent requests, exactly one deletes it.
+    const claimed = await this.#tokens.deleteOne({ _id: link.record._id, purpose, expiresAt: { $gt: new Date() } });
+    return claimed.deletedCount === 1 ? link : undefined;
+  }
+
+  /** Deletes every outstanding token of an account for one purpose (tidying: stillHolds decides). */
   async revokeAll(accountId: string, purpose: TokenPurpose): Promise<void> {
     await this.#tokens.deleteMany({ accountId, purpose });
   }
@@ -72,6 +91,22 @@ export class OneTimeTokens {
   async attachInteraction(accountId: string, purpose: TokenPurpose, interactionUid: string): Promise<void> {
     await this.#tokens.updateMany({ accountId, purpose, expiresAt: { $gt: new Date() } }, { $set: { interactionUid } });
   }
+}
+
+/**
+ * Whether a link still speaks for its account. Reset and verification links end with the
+ * account's past: one issued at or before its cut-off (a revocation, a password change by
+ * any path, disabling) is void, whether or not its record was deleted. They also work only
+ * while the account has the address they were mailed to, and a reset link only while that
+ * address is verified. A restore link outlives both: it is how the owner of the old address
+ * takes the account back after whatever a thief did with it.
+ */
+function stillHolds(record: OneTimeTokenDoc, account: AccountRecord): boolean {
+  if (record.purpose === 'restore_email') return true;
+  if (account.disabled || !record.email || record.email !== account.email) return false;
+  if (record.purpose === 'reset_password' && !account.emailVerified) return false;
+  const cutOff = account.tokensValidAfter?.getTime();
+  return cutOff === undefined || (record.issuedAt !== undefined && record.issuedAt.getTime() > cutOff);
 }
 
 function digest(token: string): string {

@@ -8,10 +8,11 @@ import { csrfToken, csrfValid } from '../http/csrf.js';
 import { formBody } from '../http/form.js';
 import { renderPage } from '../http/render.js';
 import { originOf, SELF_SERVICE_PATHS, type SelfServiceDeps } from './deps.js';
+import { restoreEmail } from './email-change.js';
 import { confirmEmail } from './email-verification.js';
 import { requestPasswordReset, resetPassword } from './password-reset.js';
 
-const { verifyEmail, forgotPassword, resetPassword: resetPath } = SELF_SERVICE_PATHS;
+const { verifyEmail, forgotPassword, resetPassword: resetPath, restoreEmail: restorePath } = SELF_SERVICE_PATHS;
 
 const BAD_LINK = 'This link is not valid: it was already used, it expired, or it was copied incompletely.';
 const STALE_FORM = 'This page expired. Open it again and resend the form.';
@@ -31,18 +32,35 @@ const resetForm = z.object({ token: z.string().max(200), password: z.string().ma
 export function selfServicePages(providers: ProviderSource, deps: SelfServiceDeps): Router {
   const router = new Router();
 
-  router.get(verifyEmail, async (ctx) => {
-    const token = String(ctx.query.token ?? '');
-    const pending = await deps.tokens.peek('verify_email', token);
-    if (!pending) return notice(ctx, 400, 'Link not valid', BAD_LINK);
-    // Confirming takes a click (a POST): mail scanners that open links must not use them up.
-    return page(ctx, 200, 'verify-email', { title: 'Confirm your email address', email: pending.email, token, action: verifyEmail });
-  });
+  /** The page a mailed link opens. Acting on it takes a click (a POST): mail scanners that
+   * open links must not use them up (nor, for a restore link, sign everyone out). */
+  function linkPage(purpose: 'verify_email' | 'restore_email', view: string, title: string, action: string) {
+    return async (ctx: Context) => {
+      const token = String(ctx.query.token ?? '');
+      const pending = await deps.tokens.peek(purpose, token);
+      if (!pending) return notice(ctx, 400, 'Link not valid', BAD_LINK);
+      return page(ctx, 200, view, { title, email: pending.record.email, token, action });
+    };
+  }
+
+  router.get(verifyEmail, linkPage('verify_email', 'verify-email', 'Confirm your email address', verifyEmail));
 
   router.post(verifyEmail, formBody, requireCsrf, async (ctx) => {
     const confirmed = await confirmEmail(deps, String(field(ctx, 'token')));
     if (!confirmed) return notice(ctx, 400, 'Link not valid', BAD_LINK);
     return notice(ctx, 200, 'Email address confirmed', `${confirmed.email} is confirmed.`, await continueLink(confirmed.interactionUid));
+  });
+
+  router.get(restorePath, linkPage('restore_email', 'restore-email', 'Take your account back', restorePath));
+
+  router.post(restorePath, formBody, requireCsrf, async (ctx) => {
+    const restored = await restoreEmail(deps, String(field(ctx, 'token')), originOf(ctx));
+    if (restored.ok) {
+      return notice(ctx, 200, 'Email address restored', `Your account has ${restored.email} as its email address again, and every device and app was signed out. `
+        + 'Choose a new password now.', { href: forgotPassword, label: 'Choose a new password' });
+    }
+    if (restored.reason === 'email_taken') return notice(ctx, 409, 'Not restored', 'That address now belongs to another account. Ask the administrator for help.');
+    return notice(ctx, 400, 'Link not valid', BAD_LINK);
   });
 
   router.use([forgotPassword, resetPath], resetEnabled);

@@ -1,5 +1,6 @@
 import { defaults } from '../../config/defaults.js';
 import { duplicateField, type AccountRecord } from '../db/models/account.js';
+import { clientNetwork } from '../security/client-network.js';
 import { checkPassword } from '../security/password-policy.js';
 import type { Origin, SelfServiceDeps } from './deps.js';
 import { sendVerification } from './email-verification.js';
@@ -25,12 +26,12 @@ export const TAKEN: Record<'username' | 'email', string> = {
 const TOO_MANY = 'Too many sign-ups from your network. Try again later.';
 
 /**
- * Creates an account from the sign-up form: rate limited per IP (every attempt counts, so
+ * Creates an account from the sign-up form: rate limited per client network (every attempt counts, so
  * probing which names are taken costs the same), the shared password policy, unique
  * username and email (the unique indexes decide races), then the verification mail.
  */
 export async function signUp(deps: SelfServiceDeps, input: SignUpInput, origin: Origin): Promise<SignUpOutcome> {
-  if (!(await deps.limits.allow(`signup-ip:${origin.ip}`, defaults.rateLimits.signUpPerIp))) {
+  if (!(await deps.limits.allow(`signup-net:${clientNetwork(origin.ip)}`, defaults.rateLimits.signUpPerNetwork))) {
     return { ok: false, field: 'form', message: TOO_MANY, status: 429 };
   }
   const email = input.email.toLowerCase();

@@ -2,6 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { accountById, type AccountModel, type AccountRecord } from '../db/models/account.js';
 
+/** What a sign-in is judged by: the account as its password check read it. */
+export type SignInBasis = Pick<AccountRecord, '_id' | 'passwordHash' | 'disabled' | 'tokensValidAfter' | 'cutOffVersion'>;
+
 /**
  * The rule behind "one cut-off for a user's past": an account carries one instant (the
  * `tokensValidAfter` field), and every sign-in, code, token or session timestamped at or
@@ -47,6 +50,33 @@ export async function signInSecond(account: Pick<AccountRecord, 'tokensValidAfte
   return Math.max(Math.floor(Date.now() / 1000), cutOff === undefined ? 0 : cutOff + 1);
 }
 
+/** The account's version (0 on records older than the field). */
+export function versionOf(account: Pick<AccountRecord, 'cutOffVersion'>): number {
+  return account.cutOffVersion ?? 0;
+}
+
+/** A filter matching the account only while its version is still `version`. */
+export function atVersion(version: number): Record<string, unknown> {
+  return version === 0 ? { $or: [{ cutOffVersion: 0 }, { cutOffVersion: { $exists: false } }] } : { cutOffVersion: version };
+}
+
+/**
+ * Dates a sign-in whose password was checked against `read`, the account as it was read
+ * before the (slow) check: first the second (signInSecond), then the account is read
+ * again, and unless it is still what was checked (same password hash, same version, still
+ * enabled) the sign-in does not hold (undefined). Every change that ends the account's
+ * past moves the version before its cut-off instant is taken (CutOffs.raise, a new
+ * password), so a change this re-read misses is dated after this second and voids it.
+ * Never dated by the clock alone: a check that waited in the hashing gate across a
+ * password change would count as newer than it.
+ */
+export async function dateSignIn(model: AccountModel, read: SignInBasis): Promise<number | undefined> {
+  const second = await signInSecond(read);
+  const now = await model.findById(read._id, { passwordHash: 1, disabled: 1, cutOffVersion: 1 }).lean();
+  const unchanged = now !== null && !now.disabled && now.passwordHash === read.passwordHash && versionOf(now) === versionOf(read);
+  return unchanged ? second : undefined;
+}
+
 /** Reads the cut-off state of accounts for the places oidc-provider asks about a sign-in. */
 export class CutOffs {
   readonly #accounts: AccountModel;
@@ -70,15 +100,19 @@ export class CutOffs {
   }
 
   /**
-   * Moves the account's cut-off to `at`, never backwards: one conditional update, so two
-   * cut-offs racing leave the later one. Returns false for an unknown account.
+   * Moves the account's cut-off to now, never backwards. The version moves first and the
+   * instant is taken once that is stored, so a sign-in in flight either sees the new
+   * version or is dated before the instant (dateSignIn). Then one conditional update, so
+   * two cut-offs racing leave the later one. Returns false for an unknown account.
    */
-  async raise(accountId: string, at: Date): Promise<boolean> {
-    const result = await this.#accounts.updateOne(
+  async raise(accountId: string): Promise<boolean> {
+    const announced = await this.#accounts.updateOne({ _id: accountId }, { $inc: { cutOffVersion: 1 } });
+    if (announced.matchedCount === 0) return false;
+    const at = new Date();
+    await this.#accounts.updateOne(
       { _id: accountId, $or: [{ tokensValidAfter: { $exists: false } }, { tokensValidAfter: { $lt: at } }] },
       { $set: { tokensValidAfter: at } },
     );
-    if (result.matchedCount > 0) return true;
-    return (await this.#accounts.exists({ _id: accountId })) !== null;
+    return true;
   }
 }

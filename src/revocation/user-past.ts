@@ -53,7 +53,7 @@ export interface RevokeCounts {
 export async function endUserPast(
   deps: RevocationDeps, accountId: string, reason: PastEnding, origin: RevocationOrigin = {}, keep: KeptSession = {},
 ): Promise<RevokeCounts> {
-  await deps.cutOffs.raise(accountId, new Date());
+  await deps.cutOffs.raise(accountId);
   if (keep.sessionUid) await resignIn(deps, accountId, keep.sessionUid);
   return clearAndNotify(deps, accountId, undefined, EVENT_OF[reason], origin, keep.sessionUid);
 }

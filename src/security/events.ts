@@ -1,3 +1,5 @@
+import { createHmac, hkdfSync } from 'node:crypto';
+
 import type { SecurityEventModel, SecurityEventRecord, SecurityEventType } from '../db/models/security-event.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 
@@ -14,6 +16,8 @@ export interface SecurityEventSinks {
   logger?: Logger;
   /** Counts the events that are also metrics. */
   count?: (type: SecurityEventType, detail?: Record<string, unknown>) => void;
+  /** The server's key-encryption key; the key of pseudonyms() is derived from it. */
+  secret?: Uint8Array;
 }
 
 /** Security events: stored in the `events` collection, logged, and counted. */
@@ -21,11 +25,23 @@ export class SecurityEvents {
   readonly #model: SecurityEventModel;
   readonly #logger: Logger;
   readonly #count: NonNullable<SecurityEventSinks['count']>;
+  readonly #pseudonymKey: Buffer;
 
   constructor(model: SecurityEventModel, sinks: SecurityEventSinks = {}) {
     this.#model = model;
     this.#logger = sinks.logger ?? silentLogger;
     this.#count = sinks.count ?? (() => {});
+    const secret = sinks.secret ?? new Uint8Array(32);
+    this.#pseudonymKey = Buffer.from(hkdfSync('sha256', secret, new Uint8Array(0), 'security event pseudonyms', 32));
+  }
+
+  /**
+   * What an event may keep of something typed that matched no account (it may be a
+   * password typed into the wrong field): a keyed hash, so the same text gives the same
+   * value (repeated attempts can be grouped) but a copy of the events reveals nothing.
+   */
+  pseudonym(typed: string): string {
+    return createHmac('sha256', this.#pseudonymKey).update(typed).digest('base64url').slice(0, 22);
   }
 
   get model(): SecurityEventModel {

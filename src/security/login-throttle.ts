@@ -22,6 +22,8 @@ interface CounterDoc {
   lockedUntil?: Date | null;
   /** Everything is forgotten after this (Keycloak's failure reset time); TTL deletes it. */
   expiresAt: Date;
+  /** The normalised username of a `user:` counter, so a password reset can lift its lockouts. */
+  username?: string;
 }
 
 /** A counter reached its limit; reported once per lockout. */
@@ -62,19 +64,32 @@ export class LoginThrottle {
   }
 
   async ensureIndexes(): Promise<void> {
-    await this.#counters.createIndexes([{ key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 }]);
+    await this.#counters.createIndexes([
+      { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 },
+      { key: { username: 1 }, name: 'username_1', sparse: true },
+    ]);
   }
 
   /** Reserves one password check for `username` from `network` (see clientNetwork), or says how long to wait. */
   async reserve(username: string, network: string): Promise<Reservation> {
     const perIp = await this.#reserve(`ip:${network}`, 'ip', this.#policy.maxFailuresPerIp);
     if ('retryAfterSeconds' in perIp) return { allowed: false, ...perIp };
-    const perUser = await this.#reserve(`user:${network}:${normalizeUsername(username)}`, 'user', this.#policy.maxFailuresPerUser);
+    const name = normalizeUsername(username);
+    const perUser = await this.#reserve(`user:${network}:${name}`, 'user', this.#policy.maxFailuresPerUser, name);
     if ('retryAfterSeconds' in perUser) {
       await this.#release(perIp);
       return { allowed: false, ...perUser };
     }
     return { allowed: true, attempt: new SignInAttempt(this, perUser, perIp) };
+  }
+
+  /**
+   * Lifts every lockout of one username, from every network (after a password reset: the
+   * owner proved themselves by mail, and the new password must work at once). A check
+   * still settling against a deleted counter changes nothing.
+   */
+  async forgetUser(username: string): Promise<void> {
+    await this.#counters.deleteMany({ username: normalizeUsername(username) });
   }
 
   /** A success forgets the user's failures (as Keycloak does) and gives the network its slot back. */
@@ -99,9 +114,9 @@ export class LoginThrottle {
    * a user's usually does not exist (a success deletes it). Every other state, and a lost
    * race, takes the general path.
    */
-  async #reserve(id: string, scope: Hold['scope'], limit: number): Promise<Hold | { retryAfterSeconds: number }> {
-    const round = scope === 'ip' ? await this.#takeFromOpenRound(id, limit) : await this.#startFirstRound(id);
-    return round ? { id, scope, round, limit } : this.#reserveByState(id, scope, limit);
+  async #reserve(id: string, scope: Hold['scope'], limit: number, username?: string): Promise<Hold | { retryAfterSeconds: number }> {
+    const round = scope === 'ip' ? await this.#takeFromOpenRound(id, limit) : await this.#startFirstRound(id, username);
+    return round ? { id, scope, round, limit } : this.#reserveByState(id, scope, limit, username);
   }
 
   /** One slot of a round that is open (not forgotten, not locked, not full), atomically. */
@@ -116,10 +131,12 @@ export class LoginThrottle {
   }
 
   /** The counter's first slot, if it does not exist yet. */
-  async #startFirstRound(id: string): Promise<string | undefined> {
+  async #startFirstRound(id: string, username?: string): Promise<string | undefined> {
     const round = randomUUID();
     try {
-      await this.#counters.insertOne({ _id: id, round, attempts: 1, failures: 0, expiresAt: this.#resetAt(new Date()), lockouts: 0 });
+      await this.#counters.insertOne({
+        _id: id, round, attempts: 1, failures: 0, expiresAt: this.#resetAt(new Date()), lockouts: 0, ...(username ? { username } : {}),
+      });
       return round;
     } catch (err) {
       if ((err as { code?: unknown }).code !== 11000) throw err;
@@ -131,12 +148,12 @@ export class LoginThrottle {
    * Every write is a conditional update on the round just read (compare-and-set), so of
    * any number of racing requests at most `limit` get a slot per round, on every instance.
    */
-  async #reserveByState(id: string, scope: Hold['scope'], limit: number): Promise<Hold | { retryAfterSeconds: number }> {
+  async #reserveByState(id: string, scope: Hold['scope'], limit: number, username?: string): Promise<Hold | { retryAfterSeconds: number }> {
     for (let tries = 0; tries < 5; tries += 1) {
       const now = new Date();
       const current = await this.#counters.findOne({ _id: id });
       if (!current) {
-        const first = await this.#startFirstRound(id);
+        const first = await this.#startFirstRound(id, username);
         if (first) return { id, scope, round: first, limit };
         continue; // a concurrent first attempt created it
       }

@@ -12,8 +12,9 @@ export interface RateLimitPolicy {
 }
 
 /**
- * Fixed-window request counters in MongoDB, shared by every instance: sign-ups per IP,
- * reset requests per IP and per recipient, verification resends per account. Counting
+ * Fixed-window request counters in MongoDB, shared by every instance: sign-ups and reset
+ * requests per client network (src/security/client-network.ts), resets per recipient,
+ * verification resends and email changes per account and per network. Counting
  * reserves first (one atomic update per attempt), so concurrent requests can never all
  * slip under the limit together.
  */

@@ -76,8 +76,8 @@ describe('managing users', () => {
     contract.check('PATCH', '/users/{id}', res);
     expect(res.body).toMatchObject({ name: 'Frank F.' });
     expect(res.body).not.toHaveProperty('email');
-    expect(await server.accounts.authenticate('frank', user.password, '127.0.0.1')).toBeUndefined();
-    expect(await server.accounts.authenticate('frank', 'a-new-password', '127.0.0.1')).toMatchObject({ _id: user.id });
+    expect(await server.accounts.authenticate('frank', user.password, '127.0.0.1')).toEqual({ outcome: 'invalid' });
+    expect(await server.accounts.authenticate('frank', 'a-new-password', '127.0.0.1')).toMatchObject({ outcome: 'valid', account: { _id: user.id } });
   });
 
   it('deletes a user after ending their sessions and grants', async () => {
@@ -146,7 +146,7 @@ describe('bad input changes nothing', () => {
     const changed = await call('PATCH', `/users/${user.id}`, { password: 'KIM@example.com' });
     expect(changed.status).toBe(400);
     expect(changed.body.error_description).toBe('password: Your password must not be your email address.');
-    expect(await server.accounts.authenticate('kim', user.password, '127.0.0.1')).toMatchObject({ _id: user.id });
+    expect(await server.accounts.authenticate('kim', user.password, '127.0.0.1')).toMatchObject({ outcome: 'valid', account: { _id: user.id } });
   });
 
   it('answers 413 for a body over the limit', async () => {

@@ -24,8 +24,8 @@ afterAll(async () => {
 
 const form = (ip = nextAddress()) => openLoginForm(server.issuer, rp, ip);
 const statuses = (answers: LoginAnswer[]) => answers.reduce<Record<number, number>>((n, a) => ({ ...n, [a.status]: (n[a.status] ?? 0) + 1 }), {});
-const lockoutEvents = async (filter: Record<string, unknown>) =>
-  (await server.events.model.find({ type: 'login.locked_out' }).lean())
+const lockoutEvents = async (filter: Record<string, unknown>, accountId?: string) =>
+  (await server.events.model.find({ type: 'login.locked_out', ...(accountId ? { accountId } : {}) }).lean())
     .filter((e) => Object.entries(filter).every(([k, v]) => e.detail?.[k] === v));
 
 describe('sign-in limits per username and network', () => {
@@ -33,7 +33,7 @@ describe('sign-in limits per username and network', () => {
     const user = await createUser(server);
     const { submit } = await form();
     for (let i = 0; i < maxFailuresPerUser; i += 1) expect((await submit(user.username, 'wrong')).status).toBe(401);
-    expect(await lockoutEvents({ username: user.username })).toHaveLength(1);
+    expect(await lockoutEvents({ scope: 'user' }, user.sub)).toHaveLength(1);
 
     const locked = await submit(user.username, user.password);
     expect(locked.status).toBe(429);
@@ -41,7 +41,7 @@ describe('sign-in limits per username and network', () => {
     expect(Number(locked.retryAfter)).toBeLessThanOrEqual(waitIncrementSeconds);
     expect(locked.html).toContain(LOCKED);
     expect(locked.html).toContain('name="password"');
-    expect(await lockoutEvents({ username: user.username })).toHaveLength(1);
+    expect(await lockoutEvents({ scope: 'user' }, user.sub)).toHaveLength(1);
 
     const other = await createUser(server);
     expect((await (await form()).submit(other.username, other.password)).status).toBe(303);
@@ -106,7 +106,7 @@ describe('sign-in limits per username and network', () => {
     expect(answers[19]!.status).toBe(429);
     expect(statuses(answers)).toEqual({ 401: maxFailuresPerUser, 429: 40 - maxFailuresPerUser });
     expect(server.accounts.passwordChecks.started - checksBefore).toBe(maxFailuresPerUser);
-    expect(await lockoutEvents({ username: user.username })).toHaveLength(1);
+    expect(await lockoutEvents({ scope: 'user' }, user.sub)).toHaveLength(1);
   });
 
   it("lets failures for 'ALICE' on an attacker's network leave alice's own network alone", async () => {
@@ -173,7 +173,7 @@ describe('growing lockouts', () => {
       await sleep(Number(locked.retryAfter) * 1000 + 300);
     }
     expect(waits).toEqual(['1', '2', '2']);
-    const events = (await slow.events.model.find({ type: 'login.locked_out' }).lean()).filter((e) => e.detail?.username === user.username);
+    const events = await slow.events.model.find({ type: 'login.locked_out', accountId: user.sub }).lean();
     expect(events.map((e) => [e.detail?.lockout, e.detail?.seconds])).toEqual([[1, 1], [2, 2], [3, 2]]);
     // After the last lockout has passed, the right password signs in and resets the count.
     const { submit } = await openLoginForm(slow.issuer, slowRp);

@@ -22,6 +22,12 @@ export interface AccountRecord {
   disabled: boolean;
   /** Tokens issued before this instant are dead (admin revocation); compared with a JWT's iat. */
   tokensValidAfter?: Date;
+  /**
+   * Moves on every change that ends the account's past (a cut-off, a new password), before
+   * that change's instant is taken: a sign-in that re-reads it unchanged after dating itself
+   * is dated before any such change (src/revocation/cutoff.ts). Absent on older records: 0.
+   */
+  cutOffVersion?: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -37,6 +43,7 @@ const accountSchema = new Schema<AccountRecord>(
     emailVerified: { type: Boolean, default: false },
     disabled: { type: Boolean, default: false },
     tokensValidAfter: { type: Date },
+    cutOffVersion: { type: Number, default: 0 },
   },
   { timestamps: true, versionKey: false, collection: 'accounts' },
 );

@@ -47,6 +47,28 @@ describe('sign-in limits per username and network', () => {
     expect((await (await form()).submit(other.username, other.password)).status).toBe(303);
   });
 
+  it('says when to try again, and keeps no typed name in its lockout events: the account id, or a keyed hash', async () => {
+    const user = await createUser(server);
+    // Someone typed their password into the username field, five times.
+    const typedPassword = `my secret passphrase ${Date.now()}`;
+    const [real, mistaken] = await Promise.all([form(), form()]);
+    for (let i = 0; i < maxFailuresPerUser; i += 1) {
+      await real.submit(user.username, 'wrong');
+      await mistaken.submit(typedPassword, 'wrong');
+    }
+    const locked = await real.submit(user.username, user.password);
+    expect(locked.html).toContain(`${LOCKED}. Try again in ${waitIncrementSeconds / 60} minute.`);
+
+    const [own] = await lockoutEvents({ scope: 'user' }, user.sub);
+    expect(own?.detail).not.toHaveProperty('username');
+    const stored = JSON.stringify(await server.events.model.find({}).lean());
+    expect(stored).not.toContain(typedPassword);
+    expect(stored).not.toContain(typedPassword.toLowerCase());
+    const pseudonymous = (await lockoutEvents({ scope: 'user' })).filter((e) => !e.accountId && e.detail?.login_pseudonym);
+    expect(pseudonymous.length).toBeGreaterThan(0);
+    expect(pseudonymous.at(-1)!.detail!.login_pseudonym).toBe(server.events.pseudonym(typedPassword.toLowerCase()));
+  });
+
   it('answers an unknown username exactly like an existing one, lockout included', async () => {
     const user = await createUser(server);
     const ghost = `${user.username}-ghost`;

@@ -1,10 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { adminToken, api } from '../admin/support.js';
+import { openAccountCenter, postAccountForm } from '../support/account-center.js';
 import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import type { TestServer } from '../support/server.js';
 import { linkIn, type SmtpCapture } from '../support/smtp.js';
-import type { UserAgent } from '../support/user-agent.js';
+import { UserAgent } from '../support/user-agent.js';
 import { beginAuthorization, consentAndRedeem, followMailedLink, freshAgent, hidden, startWithMail, submit, text } from './support.js';
 
 let server: TestServer;
@@ -107,6 +110,16 @@ describe('password reset', () => {
     await expect.poll(() => server.events.model.countDocuments({ type: 'user.password_reset_requested', accountId: user.sub })).toBe(3);
   });
 
+  it('counts every address of one IPv6 /64 as one network', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 13; i += 1) {
+      statuses.push((await forgot(new UserAgent({ 'x-forwarded-for': `2001:db8:88:1::${(i + 1).toString(16)}` }), `nobody-${i}`)).status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));
+    expect(statuses.slice(10)).toEqual([429, 429, 429]);
+    expect((await forgot(new UserAgent({ 'x-forwarded-for': '2001:db8:88:2::1' }), 'nobody')).status).toBe(200);
+  });
+
   it('goes back into the sign-in it started from', async () => {
     const user = await createUser(server);
     const agent = freshAgent();
@@ -116,6 +129,107 @@ describe('password reset', () => {
     await agent.request(`${server.issuer}/password/forgot`, { form: { csrf: hidden(page, 'csrf'), interaction: hidden(page, 'interaction'), login: user.username } });
     const done = await followMailedLink(agent, smtp, user.email, { password: 'continue where I left' });
     expect(done.html).toContain(`href="/interaction/${auth.uid}"`);
+  });
+});
+
+describe('what a reset link is good for', () => {
+  let admin: string;
+  beforeAll(async () => { admin = await adminToken(server.issuer); });
+
+  /** A reset link mailed to the user, opened (not used yet): its page and the action to post. */
+  async function resetLinkFor(user: { username: string; email: string }) {
+    await forgot(freshAgent(), user.username);
+    const agent = freshAgent();
+    const link = linkIn(await smtp.next(user.email));
+    const page = await (await agent.request(link)).text();
+    return {
+      link,
+      use: async (password: string) => {
+        const res = await agent.request(`${server.issuer}/password/reset`, { form: { csrf: hidden(page, 'csrf'), token: hidden(page, 'token'), password } });
+        return { status: res.status, body: text(await res.text()) };
+      },
+    };
+  }
+
+  async function expectDead(reset: Awaited<ReturnType<typeof resetLinkFor>>, user: { username: string }) {
+    expect((await freshAgent().request(reset.link)).status).toBe(400);
+    const used = await reset.use('the thief’s chosen passphrase');
+    expect(used.status).toBe(400);
+    expect(used.body).toContain('This link is not valid');
+    expect((await signIn(freshAgent(), { username: user.username, password: 'the thief’s chosen passphrase' })).after.status).toBe(401);
+  }
+
+  it('ends when an administrator changes the password and revokes, even though its record is kept', async () => {
+    const user = await createUser(server);
+    const reset = await resetLinkFor(user);
+    expect((await api(server.issuer, admin, 'PATCH', `/users/${user.sub}`, { password: 'operator chosen passphrase' })).status).toBe(200);
+    expect((await api(server.issuer, admin, 'POST', `/users/${user.sub}/revoke`)).status).toBe(200);
+    // Dated against the cut-off: refused although nothing deleted it.
+    expect(await server.accounts.model.db.collection('one_time_tokens').countDocuments({ accountId: user.sub, purpose: 'reset_password' })).toBe(1);
+    await expectDead(reset, user);
+  });
+
+  it('ends when the owner changes the password in the account center', async () => {
+    const user = await createUser(server);
+    const reset = await resetLinkFor(user);
+    const owner = freshAgent();
+    const { csrf } = await openAccountCenter(server, owner, user);
+    const changed = await postAccountForm(server, owner, csrf, '/password', { current_password: user.password, new_password: 'owner chosen passphrase' });
+    expect(changed.url).toBe(`${server.issuer}/account?notice=password-changed`);
+    await expectDead(reset, user);
+  });
+
+  it('ends when an administrator moves the account away from the mailbox it was sent to', async () => {
+    const user = await createUser(server);
+    const reset = await resetLinkFor(user);
+    expect((await api(server.issuer, admin, 'PATCH', `/users/${user.sub}`, { email: `moved.${user.email}` })).status).toBe(200);
+    await expectDead(reset, user);
+    // The operator's move is not announced to the mailbox it leaves.
+    await sleep(200);
+    expect(smtp.mails.filter((m) => m.to.includes(user.email) && m.raw.includes('Your email address was changed'))).toHaveLength(0);
+  });
+
+  it('goes only to a verified address: an account whose only address is unverified gets no mail, with the same answer', async () => {
+    const unverified = await server.accounts.create({ username: `unverified-${Date.now()}`, password: 'some long passphrase', email: `unverified-${Date.now()}@example.test` });
+    const verified = await createUser(server);
+    const asked = await forgot(freshAgent(), unverified.username);
+    const control = await forgot(freshAgent(), verified.username);
+    expect(asked).toMatchObject({ status: 200, body: control.body });
+    // The verified one's mail arrives; by then the other request was long done.
+    await smtp.next(verified.email);
+    await sleep(100);
+    expect(smtp.mails.some((m) => m.to.includes(unverified.email!))).toBe(false);
+    expect(await server.events.model.countDocuments({ type: 'user.password_reset_requested', accountId: unverified._id })).toBe(0);
+  });
+
+  it('finds the account by its username in any case and spacing, as sign-in does', async () => {
+    const user = await createUser(server);
+    await forgot(freshAgent(), `  ${user.username.toUpperCase()} `);
+    expect(linkIn(await smtp.next(user.email))).toMatch(/\/password\/reset\?token=/);
+  });
+
+  it('lets a username decide over another account’s email address that reads the same', async () => {
+    const other = await createUser(server);
+    // Usernames may look like email addresses: this one is the other account's address.
+    const named = await server.accounts.create({ username: other.email, password: 'some long passphrase', email: `named.${other.email}`, emailVerified: true });
+    await forgot(freshAgent(), other.email);
+    await smtp.next(named.email!);
+    await sleep(100);
+    expect(smtp.mails.some((m) => m.to.includes(other.email))).toBe(false);
+  });
+
+  it('lifts the sign-in lockout of the account, and the lockout says when to try again', async () => {
+    const user = await createUser(server);
+    const agent = freshAgent();
+    const attempts = [];
+    for (let i = 0; i < 6; i += 1) attempts.push((await signIn(agent, { username: user.username, password: `wrong ${i}` })).after);
+    expect(attempts.slice(0, 5).map((a) => a.status)).toEqual([401, 401, 401, 401, 401]);
+    expect(attempts[5]!.status).toBe(429);
+    expect(text(attempts[5]!.html)).toContain('Too many failed sign-in attempts. Try again in 1 minute.');
+    const reset = await resetLinkFor(user);
+    expect((await reset.use('recovered by mail passphrase')).status).toBe(200);
+    const after = await signIn(agent, { username: user.username, password: 'recovered by mail passphrase' });
+    expect(after.after.html).toContain('wants to access your account');
   });
 });
 

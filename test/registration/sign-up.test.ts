@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerClient, type RegisteredClient } from '../support/relying-party.js';
 import type { TestServer } from '../support/server.js';
 import type { SmtpCapture } from '../support/smtp.js';
+import { UserAgent } from '../support/user-agent.js';
 import { beginAuthorization, consentAndRedeem, followMailedLink, freshAgent, startWithMail, submit, text } from './support.js';
 
 let server: TestServer;
@@ -143,6 +144,22 @@ describe('self sign-up inside an authorization request', () => {
     }
     expect(statuses.slice(0, 10).every((s) => s === 400)).toBe(true);
     expect(statuses[10]).toBe(429);
+  });
+
+  it('counts every address of one IPv6 /64 as one network: a fresh address per attempt does not get round the limit', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 13; i += 1) {
+      // One host's /64, a new address each time (and the same network written differently once).
+      const agent = new UserAgent({ 'x-forwarded-for': i === 12 ? '2001:DB8:77:1:0:0:0:ffff' : `2001:db8:77:1::${(i + 1).toString(16)}` });
+      const auth = await beginAuthorization(agent, rp);
+      statuses.push((await agent.request(`${server.issuer}/interaction/${auth.uid}/signup`, { form: { ...newPerson(), password: 'short' } })).status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(400));
+    expect(statuses.slice(10)).toEqual([429, 429, 429]);
+    // The neighbouring /64 is another network.
+    const neighbour = new UserAgent({ 'x-forwarded-for': '2001:db8:77:2::1' });
+    const auth = await beginAuthorization(neighbour, rp);
+    expect((await neighbour.request(`${server.issuer}/interaction/${auth.uid}/signup`, { form: { ...newPerson(), password: 'short' } })).status).toBe(400);
   });
 
   it('a bad or foreign token gets its message, not a 500', async () => {

@@ -102,8 +102,9 @@ export class OneTimeTokens {
  * takes the account back after whatever a thief did with it.
  */
 function stillHolds(record: OneTimeTokenDoc, account: AccountRecord): boolean {
+  if (account.disabled) return false;
   if (record.purpose === 'restore_email') return true;
-  if (account.disabled || !record.email || record.email !== account.email) return false;
+  if (!record.email || record.email !== account.email) return false;
   if (record.purpose === 'reset_password' && !account.emailVerified) return false;
   const cutOff = account.tokensValidAfter?.getTime();
   return cutOff === undefined || (record.issuedAt !== undefined && record.issuedAt.getTime() > cutOff);

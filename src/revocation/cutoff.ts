@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { accountById, type AccountModel, type AccountRecord } from '../db/models/account.js';
 
 /** What a sign-in is judged by: the account as its password check read it. */
-export type SignInBasis = Pick<AccountRecord, '_id' | 'passwordHash' | 'disabled' | 'tokensValidAfter' | 'cutOffVersion'>;
+export type SignInBasis = Pick<AccountRecord, '_id' | 'disabled' | 'tokensValidAfter' | 'cutOffVersion'>;
 
 /**
  * The rule behind "one cut-off for a user's past": an account carries one instant (the
@@ -63,17 +63,18 @@ export function atVersion(version: number): Record<string, unknown> {
 /**
  * Dates a sign-in whose password was checked against `read`, the account as it was read
  * before the (slow) check: first the second (signInSecond), then the account is read
- * again, and unless it is still what was checked (same password hash, same version, still
- * enabled) the sign-in does not hold (undefined). Every change that ends the account's
- * past moves the version before its cut-off instant is taken (CutOffs.raise, a new
- * password), so a change this re-read misses is dated after this second and voids it.
+ * again, and unless it is still what was checked (same version, still enabled) the
+ * sign-in does not hold (undefined). Every change that ends the account's past moves the
+ * version before its cut-off instant is taken (CutOffs.raise, and a new password in its
+ * own write), so a change this re-read misses is dated after this second and voids it.
+ * (Rehashing the same password at a new cost moves nothing: it changes no one's access.)
  * Never dated by the clock alone: a check that waited in the hashing gate across a
  * password change would count as newer than it.
  */
 export async function dateSignIn(model: AccountModel, read: SignInBasis): Promise<number | undefined> {
   const second = await signInSecond(read);
-  const now = await model.findById(read._id, { passwordHash: 1, disabled: 1, cutOffVersion: 1 }).lean();
-  const unchanged = now !== null && !now.disabled && now.passwordHash === read.passwordHash && versionOf(now) === versionOf(read);
+  const now = await model.findById(read._id, { disabled: 1, cutOffVersion: 1 }).lean();
+  const unchanged = now !== null && !now.disabled && versionOf(now) === versionOf(read);
   return unchanged ? second : undefined;
 }
 

@@ -130,8 +130,9 @@ export const defaults = {
     resetPerNetwork: { max: 10, windowSeconds: 15 * 60 },
     /** Over the limit, further requests still get the same answer but no mail. */
     resetPerRecipient: { max: 3, windowSeconds: 60 * 60 },
-    /** "Send the link again" for one account. */
+    /** "Send the link again" for one account, and from one client network (any accounts). */
     verifyResendPerAccount: { max: 3, windowSeconds: 15 * 60 },
+    verifyResendPerNetwork: { max: 10, windowSeconds: 15 * 60 },
     /** Email changes in the account center: each mails two addresses and may answer "taken". */
     emailChangePerAccount: { max: 5, windowSeconds: 60 * 60 },
     emailChangePerNetwork: { max: 10, windowSeconds: 60 * 60 },

@@ -7,7 +7,7 @@ import { errors } from 'oidc-provider';
 
 import { formBody } from '../http/form.js';
 import { renderPage } from '../http/render.js';
-import type { SelfServiceDeps } from '../registration/deps.js';
+import { originOf, type SelfServiceDeps } from '../registration/deps.js';
 import { hasVerifiedEmail, resendVerification, type ResendOutcome } from '../registration/email-verification.js';
 import { EMAIL_NOT_VERIFIED } from '../registration/verified-email-policy.js';
 import { clientName } from './signup.js';
@@ -57,7 +57,7 @@ export class EmailGate {
       const details = await this.#providers.provider.interactionDetails(ctx.req, ctx.res);
       const accountId = await this.#pending(details);
       if (!accountId) throw new errors.InvalidRequest('this interaction does not wait for an email confirmation');
-      const { status, notice } = RESENT[await resendVerification(this.#deps, accountId, details.uid)];
+      const { status, notice } = RESENT[await resendVerification(this.#deps, accountId, details.uid, originOf(ctx))];
       return this.#show(ctx, details, accountId, status, notice);
     });
     return router;

@@ -8,7 +8,7 @@ import { sendVerification } from './email-verification.js';
 const { restoreEmailTtl } = defaults.selfService;
 
 export interface EmailChange {
-  before: Pick<AccountRecord, '_id' | 'email' | 'name' | 'username'>;
+  before: Pick<AccountRecord, '_id' | 'email' | 'username'>;
   after: AccountRecord;
 }
 
@@ -28,6 +28,7 @@ export async function emailChanged(deps: SelfServiceDeps, change: EmailChange, t
   return sent;
 }
 
+/** No name in it: whoever changed the address may have written the name too. */
 async function tellOld(deps: SelfServiceDeps, before: EmailChange['before'], oldEmail: string, newEmail: string | undefined): Promise<void> {
   const token = await deps.tokens.issue({ purpose: 'restore_email', accountId: before._id, email: oldEmail }, restoreEmailTtl);
   try {
@@ -36,7 +37,7 @@ async function tellOld(deps: SelfServiceDeps, before: EmailChange['before'], old
       subject: 'Your email address was changed',
       template: 'email-changed',
       data: {
-        name: before.name, username: before.username, oldEmail, newEmail: newEmail ?? '(none)', changedAt: new Date().toUTCString(),
+        username: before.username, oldEmail, newEmail: newEmail ?? '(none)', changedAt: new Date().toUTCString(),
         link: linkTo(deps.settings, SELF_SERVICE_PATHS.restoreEmail, token), expiresDays: restoreEmailTtl / 86_400,
       },
     });

@@ -2,10 +2,11 @@ import { defaults } from '../../config/defaults.js';
 import type { AccountRecord } from '../db/models/account.js';
 import { MailUnavailableError } from '../mail/mailer.js';
 import { atVersion, versionOf } from '../revocation/cutoff.js';
-import { linkTo, SELF_SERVICE_PATHS, type SelfServiceDeps } from './deps.js';
+import { clientNetwork } from '../security/client-network.js';
+import { linkTo, SELF_SERVICE_PATHS, type Origin, type SelfServiceDeps } from './deps.js';
 import type { OneTimeTokenDoc } from './one-time-tokens.js';
 
-type Recipient = Pick<AccountRecord, '_id' | 'email' | 'name'>;
+type Recipient = Pick<AccountRecord, '_id' | 'email'>;
 
 export type ResendOutcome = 'sent' | 'mail_failed' | 'rate_limited' | 'already_verified' | 'no_email';
 
@@ -15,6 +16,8 @@ const { verifyEmailTtl } = defaults.selfService;
  * Mails a single-use link confirming the account's current email (at sign-up, on an email
  * change, on "send again"). False when the mail could not be sent after retries: the
  * caller tells the person to try again. `interactionUid` is the sign-in to continue after.
+ * The mail carries nothing the account holder typed (not even their name): the address
+ * is not proven theirs yet, so our mail to it must hold no text a stranger chose.
  */
 export async function sendVerification(deps: SelfServiceDeps, account: Recipient, interactionUid?: string): Promise<boolean> {
   if (!account.email) return false;
@@ -27,7 +30,7 @@ export async function sendVerification(deps: SelfServiceDeps, account: Recipient
       to: account.email,
       subject: 'Confirm your email address',
       template: 'verify-email',
-      data: { name: account.name, email: account.email, link: linkTo(deps.settings, SELF_SERVICE_PATHS.verifyEmail, token), expiresHours: verifyEmailTtl / 3600 },
+      data: { email: account.email, link: linkTo(deps.settings, SELF_SERVICE_PATHS.verifyEmail, token), expiresHours: verifyEmailTtl / 3600 },
     });
     return true;
   } catch (err) {
@@ -37,12 +40,14 @@ export async function sendVerification(deps: SelfServiceDeps, account: Recipient
   }
 }
 
-/** "Send again" on the page that asks for a verified email: rate limited per account. */
-export async function resendVerification(deps: SelfServiceDeps, accountId: string, interactionUid: string): Promise<ResendOutcome> {
+/** "Send again" on the page that asks for a verified email: rate limited per account and per client network. */
+export async function resendVerification(deps: SelfServiceDeps, accountId: string, interactionUid: string, origin: Origin): Promise<ResendOutcome> {
   const account = await deps.users.find(accountId);
   if (!account?.email) return 'no_email';
   if (account.emailVerified) return 'already_verified';
-  if (!(await deps.limits.allow(`verify-resend:${accountId}`, defaults.rateLimits.verifyResendPerAccount))) return 'rate_limited';
+  const { verifyResendPerAccount, verifyResendPerNetwork } = defaults.rateLimits;
+  const byNetwork = await deps.limits.allow(`verify-resend-net:${clientNetwork(origin.ip)}`, verifyResendPerNetwork);
+  if (!(await deps.limits.allow(`verify-resend:${accountId}`, verifyResendPerAccount)) || !byNetwork) return 'rate_limited';
   return (await sendVerification(deps, account, interactionUid)) ? 'sent' : 'mail_failed';
 }
 

@@ -66,12 +66,16 @@ describe('changing the email address in the account center', () => {
     expect((await postAccountForm(server, owner, csrf, '/confirm', { password: user.password })).url).toBe(`${server.issuer}/account?notice=confirmed`);
 
     const newEmail = `new.${user.email}`;
-    const saved = await postAccountForm(server, owner, csrf, '/profile', { name: user.name, email: newEmail });
+    // The name is free text whoever holds the session chose: no mail carries it.
+    const phishing = 'Sign in again at https://evil.example/login';
+    const saved = await postAccountForm(server, owner, csrf, '/profile', { name: phishing, email: newEmail });
     expect(saved.url).toBe(`${server.issuer}/account?notice=profile-saved`);
     expect(await account(user)).toMatchObject({ email: newEmail, emailVerified: false });
     const told = await smtp.next(user.email);
     expect(told.raw).toMatch(/Subject: Your email address was changed/);
-    expect((await smtp.next(newEmail)).raw).toMatch(/Subject: Confirm your email address/);
+    const confirm = await smtp.next(newEmail);
+    expect(confirm.raw).toMatch(/Subject: Confirm your email address/);
+    for (const mail of [told, confirm]) expect(mail.raw).not.toContain('evil.example');
 
     // Unverified: "Forgot password?" answers as always and mails nothing.
     const asked = await forgot(newEmail);

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { defaults } from '../../config/defaults.js';
 import { loadSettings, SettingsError } from '../../src/config/settings.js';
 import { adminToken } from '../admin/support.js';
 import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
+import { UserAgent } from '../support/user-agent.js';
 import type { TestServer } from '../support/server.js';
 import { linkIn, type SmtpCapture } from '../support/smtp.js';
 import { beginAuthorization, consentAndRedeem, followMailedLink, freshAgent, startWithMail, submit, text } from './support.js';
@@ -43,6 +45,24 @@ describe('apps that require a verified email', () => {
     const consent = await (await agent.request(`${server.issuer}/interaction/${uid}`)).text();
     const tokens = await consentAndRedeem(agent, strict, server.issuer, auth, consent);
     expect(tokens.claims()).toMatchObject({ sub: user.sub, email_verified: true });
+  });
+
+  it('limits "Send the link again" per network across accounts, so many accounts do not make a mailer', async () => {
+    const { verifyResendPerAccount: perAccount, verifyResendPerNetwork: perNetwork } = defaults.rateLimits;
+    const ip = `10.250.${Math.floor(Math.random() * 250)}.7`;
+    const statuses: number[] = [];
+    for (let n = 0; n <= perNetwork.max / perAccount.max; n += 1) {
+      const user = await createUser(server);
+      await server.accounts.model.updateOne({ _id: user.sub }, { $set: { emailVerified: false } });
+      const agent = new UserAgent({ 'x-forwarded-for': ip });
+      const auth = await beginAuthorization(agent, strict);
+      const gate = await submit(agent, `${server.issuer}/interaction/${auth.uid}/login`, { login: user.username, password: user.password }, strict.redirectUri);
+      const uid = /\/interaction\/([\w-]+)\/verify-email\/resend/.exec(gate.html)![1]!;
+      for (let i = 0; i < perAccount.max; i += 1) statuses.push((await agent.request(`${server.issuer}/interaction/${uid}/verify-email/resend`, { form: {} })).status);
+    }
+    expect(statuses.slice(0, perNetwork.max)).toEqual(Array(perNetwork.max).fill(200));
+    expect(statuses.length).toBeGreaterThan(perNetwork.max);
+    expect(statuses.slice(perNetwork.max).every((status) => status === 429)).toBe(true);
   });
 
   it('an admin email change marks the address unverified, mails the new one, and keeps emails unique in any case', async () => {

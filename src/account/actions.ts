@@ -75,7 +75,7 @@ export async function endOtherSessions(deps: ActionDeps, accountId: string, curr
 export async function changePassword(
   deps: ActionDeps, checked: AccountRecord, password: string, currentUid: string, origin: RevocationOrigin,
 ): Promise<boolean> {
-  if (!(await deps.users.update(checked._id, { password }, versionOf(checked)))) return false;
+  if (!(await deps.users.update(checked._id, { password }, { version: versionOf(checked) }))) return false;
   await endUserPast(deps, checked._id, 'password_changed', origin, { sessionUid: currentUid });
   return true;
 }

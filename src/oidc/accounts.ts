@@ -173,12 +173,12 @@ export class AccountAdmin {
 
   /**
    * A new password moves the account's version in the same write (see dateSignIn), so a
-   * sign-in with the old one that is still checking cannot hold. With `ifVersion`, only
-   * while the version is still that one: a password change that was decided before a
-   * cut-off (a reset link, the account center) does not override what came after.
-   * Undefined when the account is gone or moved on.
+   * sign-in with the old one that is still checking cannot hold. With `expected`, only while
+   * the account is still as the change was decided on (its version; for a reset link, the
+   * address it went to): a password change decided before a cut-off or an email change
+   * does not override what came after. Undefined when the account is gone or moved on.
    */
-  async update(id: string, changes: AccountChanges, ifVersion?: number): Promise<AccountRecord | undefined> {
+  async update(id: string, changes: AccountChanges, expected?: { version: number; email?: string }): Promise<AccountRecord | undefined> {
     const $set: Record<string, unknown> = {};
     const $unset: Record<string, 1> = {};
     for (const field of ['name', 'email'] as const) {
@@ -193,7 +193,11 @@ export class AccountAdmin {
       update.$inc = { cutOffVersion: 1 };
     }
     if (Object.keys($unset).length > 0) update.$unset = $unset;
-    const filter = { _id: id, ...(ifVersion === undefined ? {} : atVersion(ifVersion)) };
+    const filter = {
+      _id: id,
+      ...(expected ? atVersion(expected.version) : {}),
+      ...(expected?.email === undefined ? {} : { email: { $eq: expected.email } }),
+    };
     return (await this.#accounts.model.findOneAndUpdate(filter, update, { returnDocument: 'after', runValidators: true }).lean()) ?? undefined;
   }
 

@@ -63,9 +63,9 @@ async function findAccountFor(deps: SelfServiceDeps, identifier: string): Promis
 /**
  * Sets a new password from a reset link. The policy is checked before the link is used
  * up (a refused password leaves it usable); then the token is consumed atomically and
- * the password stored, but only if the account's past did not end since the link was
- * opened (a conditional write on its version: a revocation or another password change in
- * between wins). Only then the user's past ends through the same cut-off as an admin
+ * the password stored, but only if the account's past did not end and its address did not
+ * change since the link was opened (one conditional write: a revocation, another password
+ * change or an email change in between wins). Only then the user's past ends through the same cut-off as an admin
  * revocation (a cut-off first would let the old password sign in between), and the
  * sign-in lockouts of the account are lifted: the owner proved themselves by mail.
  */
@@ -76,8 +76,9 @@ export async function resetPassword(deps: SelfServiceDeps, token: string, passwo
   if (violation) return { ok: false, reason: 'policy', message: violation.message };
   const used = await deps.tokens.consume('reset_password', token);
   if (!used) return { ok: false, reason: 'invalid_link' };
-  const { account } = used;
-  if (!(await deps.users.update(account._id, { password }, versionOf(account)))) return { ok: false, reason: 'invalid_link' };
+  const { account, record } = used;
+  const expected = { version: versionOf(account), email: record.email };
+  if (!(await deps.users.update(account._id, { password }, expected))) return { ok: false, reason: 'invalid_link' };
 
   await deps.tokens.revokeAll(account._id, 'reset_password');
   await endUserPast(deps, account._id, 'password_changed', { actor: 'password_reset', ...origin });
@@ -86,7 +87,7 @@ export async function resetPassword(deps: SelfServiceDeps, token: string, passwo
     changedAt: new Date().toUTCString(),
     resetUrl: `${deps.settings.issuer}${SELF_SERVICE_PATHS.forgotPassword}`,
   });
-  return { ok: true, interactionUid: used.record.interactionUid };
+  return { ok: true, interactionUid: record.interactionUid };
 }
 
 /** Mail after the fact (the request already succeeded or must look alike): failures are

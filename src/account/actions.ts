@@ -1,6 +1,6 @@
 import { defaults } from '../../config/defaults.js';
 import { duplicateField, type AccountRecord } from '../db/models/account.js';
-import type { AccountAdmin } from '../oidc/accounts.js';
+import type { AccountAdmin } from '../oidc/account-admin.js';
 import { endSessionRecord, type ArtifactStore } from '../oidc/store.js';
 import { versionOf, type CutOffs } from '../revocation/cutoff.js';
 import { endUserPast, revokeUserFromClient, type RevocationOrigin } from '../revocation/user-past.js';

@@ -5,7 +5,7 @@ import { defaults } from '../../config/defaults.js';
 import type { Settings } from '../config/settings.js';
 import type { AccountRecord } from '../db/models/account.js';
 import type { KeyRing } from '../keys/key-ring.js';
-import type { AccountAdmin } from '../oidc/accounts.js';
+import type { AccountAdmin } from '../oidc/account-admin.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
 import type { Devices } from './devices.js';
 import { accountCenterRedirect } from './first-party.js';

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { ApiCatalog } from '../apis/catalog.js';
 import type { Settings } from '../config/settings.js';
 import type { AccountRecord } from '../db/models/account.js';
-import type { AccountAdmin } from '../oidc/accounts.js';
+import type { AccountAdmin } from '../oidc/account-admin.js';
 import type { KeyRing } from '../keys/key-ring.js';
 import type { AccessTokenVerifier } from '../oidc/access-tokens.js';
 import type { ProviderSource } from '../oidc/provider-host.js';

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 
 import { duplicateField, type AccountRecord } from '../db/models/account.js';
 import { checkPassword, type PasswordOwner } from '../security/password-policy.js';
-import type { AccountChanges } from '../oidc/accounts.js';
+import type { AccountChanges } from '../oidc/account-admin.js';
 import { endUserPast, type PastEnding } from '../revocation/user-past.js';
 import { auditOf, type AdminDeps } from './deps.js';
 import { AdminError, notFound, parse, reply } from './http.js';

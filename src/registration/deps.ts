@@ -2,7 +2,8 @@ import type { Context } from 'koa';
 
 import type { Settings } from '../config/settings.js';
 import type { Mailer } from '../mail/mailer.js';
-import type { AccountAdmin, Accounts } from '../oidc/accounts.js';
+import type { AccountAdmin } from '../oidc/account-admin.js';
+import type { Accounts } from '../oidc/accounts.js';
 import type { RevocationDeps } from '../revocation/user-past.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import type { RateLimits } from '../security/rate-limit.js';

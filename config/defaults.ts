@@ -153,6 +153,17 @@ export const defaults = {
     /** Initial access tokens for dynamic client registration, when no expiry is given. */
     initialAccessTokenTtl: 24 * 60 * 60,
   },
+  /** Two-step verification (docs/two-step-verification.md). */
+  mfa: {
+    /** Authenticator apps: RFC 6238's SHA-1, 6 digits, 30 s; codes one step early or late still count. */
+    totp: { digits: 6, periodSeconds: 30, window: 1 },
+    /** Single-use recovery codes shown once: how many, and how many random bytes each. */
+    recoveryCodes: { count: 10, bytes: 8 },
+    /** How long a sign-in may sit between its password and its second step. */
+    secondStepSeconds: 10 * 60,
+    /** Codes typed for one account from anywhere: a holder of the password guesses no faster. */
+    codeAttemptsPerAccount: { max: 10, windowSeconds: 15 * 60 },
+  },
   limits: {
     /** Largest form or JSON body our own routes accept. */
     bodyBytes: 16 * 1024,

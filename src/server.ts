@@ -35,6 +35,7 @@ import { describeApi } from './apis/describe.js';
 import { apiCollections, ensureApiIndexes } from './apis/records.js';
 import { KeyRing } from './keys/key-ring.js';
 import { KeySealer } from './keys/sealing.js';
+import { twoStepSignIn, twoStepVerification } from './mfa/index.js';
 import { keyTiming } from './keys/timing.js';
 import { accessTokenVerifier } from './oidc/access-tokens.js';
 import { adapterFactory } from './oidc/adapter-factory.js';
@@ -117,14 +118,15 @@ export async function createServer(
   const deviceTracking = new DeviceTracking(devices, events);
   const accountCenterApp = accountCenterClient(settings);
 
+  const sealer = new KeySealer(keySources.encryptionKey);
   const keyRing = await KeyRing.open({
-    collection: keySetCollection(connection), sealer: new KeySealer(keySources.encryptionKey), timing: keyTiming(settings), events, warn: (message) => logger.warn(message),
+    collection: keySetCollection(connection), sealer, timing: keyTiming(settings), events, warn: (message) => logger.warn(message),
   }, keySources);
   const adapter = adapterFactory(store, { settings, events, cutOffs });
   const providers = new ProviderHost((keys: KeyMaterial) => {
     const provider = new Provider(settings.issuer, providerConfiguration({
       settings, keys, adapter, accounts, resources, staticClients: [adminClient(settings), accountCenterApp],
-      protocols: protocolFeatures(settings, keys, store),
+      protocols: protocolFeatures(settings, keys, store), signIn: twoStepSignIn(settings),
     }));
     auditRefreshFamilies(provider, events);
     auditRegistrations(provider, events);
@@ -146,6 +148,7 @@ export async function createServer(
     app.keys = keys.cookieKeys;
   });
   keyRing.start();
+  const twoStep = await twoStepVerification({ settings, connection, sealer, accounts: model, providers, throttle, limits, events, mailer });
 
   const readiness = new Readiness();
   app.use(requestObserver({ logger, metrics, trustProxy: settings.trustProxy }));
@@ -169,7 +172,10 @@ export async function createServer(
       beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
       describeApi: describeApis,
       observeSignIn: (outcome) => metrics.signIns.inc({ outcome }),
+      beforeLogin: (ctx, details) => twoStep.secondStep.beforeLogin(ctx, details),
+      afterPassword: (ctx, details, account) => twoStep.secondStep.afterPassword(ctx, details, account),
     }).routes(),
+    twoStep.secondStep.routes().routes(),
     adminApi({
       settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
       apiCatalog, builtInAudiences: resources.builtInAudiences,

@@ -53,6 +53,7 @@ const envSchema = z.object({
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   MAIL_FROM: z.string().min(3).max(320).default(defaults.mail.from),
   REGISTRATION: z.enum(['open', 'closed']).optional(),
+  MFA: z.enum(['optional', 'required']).default('optional'),
   PASSWORD_RESET: z.enum(['on', 'off']).optional(),
   DEMO_APP_URL: httpUrl.default(defaults.development.demo.appUrl),
   DEMO_API_URL: httpUrl.default(defaults.development.demo.apiUrl),
@@ -121,6 +122,8 @@ export interface Settings {
   mail: { smtpUrl: string | undefined; from: string };
   /** Self sign-up: open in development, closed unless asked for in production. */
   registration: 'open' | 'closed';
+  /** Two-step verification: `required` makes every account set one up before it gets a code. */
+  mfa: 'optional' | 'required';
   /** "Forgot password?": on wherever mail can go out (SMTP, or the development outbox). */
   passwordReset: boolean;
   /** Development only: where `npm run demo` runs the example app and API (the seed registers the app). */
@@ -211,6 +214,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     registration: e.REGISTRATION ?? (production ? 'closed' : 'open'),
+    mfa: e.MFA,
     passwordReset: e.PASSWORD_RESET ? e.PASSWORD_RESET === 'on' : !production || e.SMTP_URL !== undefined,
     demo: { appUrl: e.DEMO_APP_URL.replace(/\/+$/, ''), apiUrl: e.DEMO_API_URL.replace(/\/+$/, '') },
     password: {

@@ -16,6 +16,8 @@ import type { SecurityEvents } from '../security/events.js';
 import { checkCredentials } from '../security/credential-check.js';
 import { lockedOutMessage } from '../security/lockout-message.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
+import type { AccountRecord } from '../db/models/account.js';
+import { signInMethods } from '../mfa/acr.js';
 import { approveConsent } from './consent.js';
 
 const FAILED_LOGIN = 'Invalid username or password.';
@@ -37,6 +39,10 @@ export interface InteractionHooks {
   describeApi(indicator: string, scopes: readonly string[]): Promise<{ name: string; scopes: string[] }>;
   /** Told the outcome of every password sign-in attempt (the sign-in metrics). */
   observeSignIn?(outcome: SignInOutcome): void;
+  /** Instead of the login form: a step that needs no password (a step-up); true if it took over. */
+  beforeLogin?(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<boolean>;
+  /** After a correct password: a second step instead of finishing; true if it took over. */
+  afterPassword?(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>, account: AccountRecord): Promise<boolean>;
 }
 
 /** The login and consent pages that oidc-provider sends users to. */
@@ -56,7 +62,7 @@ export function interactionRoutes(
     const { uid, prompt, params } = details;
     const client = await provider.Client.find(String(params.client_id));
     const clientName = client?.clientName ?? String(params.client_id);
-    if (prompt.name === 'login') return showLogin(ctx, uid, clientName);
+    if (prompt.name === 'login') return (await hooks.beforeLogin?.(ctx, details)) || showLogin(ctx, uid, clientName);
     if (await hooks.beforeConsent(ctx, details)) return;
     return renderPage(ctx, 'consent', await consentView(uid, clientName, client?.clientUri, prompt, hooks.describeApi));
   });
@@ -92,8 +98,9 @@ export function interactionRoutes(
     }
     const { account } = check;
     observeSignIn('succeeded');
+    if (await hooks.afterPassword?.(ctx, details, account)) return;
 
-    const result: InteractionResults = { login: { accountId: account._id, amr: ['pwd'], ts: check.signedInAt } };
+    const result: InteractionResults = { login: { accountId: account._id, ...signInMethods(), ts: check.signedInAt } };
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   });
 

@@ -8,7 +8,7 @@ import { defaults } from '../../config/defaults.js';
 import { viewsDir } from '../config/paths.js';
 
 /** A mail template under views/mail/: `<name>.txt.ejs` and `<name>.html.ejs`. */
-export type MailTemplate = 'verify-email' | 'reset-password' | 'password-changed' | 'email-changed';
+export type MailTemplate = 'verify-email' | 'reset-password' | 'password-changed' | 'email-changed' | 'two-step-changed';
 
 export interface MailMessage {
   to: string;

@@ -1,4 +1,4 @@
-import type { Adapter, ClientMetadata, Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { Adapter, ClientMetadata, Configuration, interactionPolicy, KoaContextWithOIDC } from 'oidc-provider';
 
 import { claimsByScope, OIDC_SCOPES } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
@@ -27,6 +27,13 @@ export interface ConfigurationDeps {
   staticClients: ClientMetadata[];
   /** Protocol features composed elsewhere (src/protocols/): DPoP, PAR, device flow, registration. */
   protocols: NonNullable<Configuration['features']>;
+  /** How sign-ins are told apart (two-step verification, src/mfa/): acr values, the login
+   * prompt's extra checks, and client metadata with its validator. */
+  signIn: {
+    acrValues: readonly string[];
+    loginChecks: interactionPolicy.Check[];
+    clientMetadata: { property: string; validate(value: unknown): void };
+  };
 }
 
 /** Everything oidc-provider is told about our deployment, in one place. */
@@ -41,7 +48,9 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     loadExistingGrant: loadExistingGrant(settings),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
-    claims: { ...claimsByScope, offline_access: [] } as unknown as Configuration['claims'],
+    // Every ID token says how the user signed in, `acr` and `amr` (src/mfa/acr.ts).
+    claims: { ...claimsByScope, openid: [...claimsByScope.openid, 'acr', 'amr'], offline_access: [], acr: null, amr: null } as unknown as Configuration['claims'],
+    acrValues: [...deps.signIn.acrValues],
     scopes: [...OIDC_SCOPES],
     // The claims of the granted scopes go into the ID token too, not only to userinfo (OIDC
     // Core's default): libraries that read the profile from the ID token (express-openid-connect's
@@ -57,8 +66,12 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     extraTokenClaims: resources.extraTokenClaims as Configuration['extraTokenClaims'],
     formats: {
       customizers: {
-        jwt: (_ctx, token, jwt) => {
+        jwt: (ctx, token, jwt) => {
           if ('grantId' in token && token.grantId) jwt.payload.gid = token.grantId;
+          // How the user signed in (RFC 9068 §2.2.1), from the code or refresh token behind it.
+          const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken ?? ctx.oidc.entities.DeviceCode;
+          if (source?.acr) jwt.payload.acr = source.acr;
+          if (source?.amr) jwt.payload.amr = source.amr;
         },
       },
     },
@@ -70,19 +83,20 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
       id_token_signed_response_alg: settings.signingAlg,
     },
     extraClientMetadata: {
-      properties: [...REFRESH_CLIENT_METADATA, RESOURCE_SERVER_AUDIENCES, REQUIRE_VERIFIED_EMAIL],
+      properties: [...REFRESH_CLIENT_METADATA, RESOURCE_SERVER_AUDIENCES, REQUIRE_VERIFIED_EMAIL, deps.signIn.clientMetadata.property],
       // Called once per listed property on every client oidc-provider builds; the
       // whole-client rules run once, with resource_server_audiences.
       validator: (_ctx, key, value, metadata) => {
         if (key === RESOURCE_SERVER_AUDIENCES) validateClientRules(metadata);
         else if (key === REQUIRE_VERIFIED_EMAIL) validateRequireVerifiedEmail(value);
+        else if (key === deps.signIn.clientMetadata.property) deps.signIn.clientMetadata.validate(value);
         else validateRefreshMetadata(key, value);
       },
     },
     clientBasedCORS: mayCallFromBrowser,
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: interactionPolicyFor(accounts),
+      policy: interactionPolicyFor(accounts, deps.signIn.loginChecks),
     },
     features: {
       devInteractions: { enabled: false },

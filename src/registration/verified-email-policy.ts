@@ -18,13 +18,15 @@ export function validateRequireVerifiedEmail(value: unknown): void {
 }
 
 /**
- * oidc-provider's default prompts plus one consent check: for an app that requires a
+ * oidc-provider's default prompts plus the login checks other features add (the second
+ * step's step-up, src/mfa/policy.ts), and one consent check: for an app that requires a
  * verified email, an unverified user always gets the consent interaction (even with an
  * earlier grant, or after an email change), where our page asks them to verify first.
  * The check reads the account on every authorization, so once verified it passes.
  */
-export function interactionPolicyFor(accounts: Accounts): interactionPolicy.DefaultPolicy {
+export function interactionPolicyFor(accounts: Accounts, loginChecks: interactionPolicy.Check[] = []): interactionPolicy.DefaultPolicy {
   const policy = interactionPolicy.base();
+  for (const check of loginChecks) policy.get('login')!.checks.add(check);
   policy.get('consent')!.checks.add(new interactionPolicy.Check(
     EMAIL_NOT_VERIFIED, 'the client requires a verified email address', 'interaction_required',
     async (ctx: KoaContextWithOIDC) => {

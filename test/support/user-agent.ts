@@ -77,7 +77,7 @@ export class UserAgent {
   }
 
   /** Submits a form; a shed answer is waited out and submitted again if the agent opted in. */
-  private async submit(url: string, redirectUri: string, form: Record<string, string>): Promise<{ url: string; res: Response }> {
+  async submit(url: string, redirectUri: string, form: Record<string, string>): Promise<{ url: string; res: Response }> {
     for (;;) {
       const step = await this.follow(url, redirectUri, { form });
       const retryAfter = step.res.status === 503 ? Number(step.res.headers.get('retry-after') ?? Number.NaN) : Number.NaN;

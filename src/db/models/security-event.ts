@@ -26,6 +26,12 @@ export const SECURITY_EVENT_TYPES = [
   'initial_access_token.created',
   'initial_access_token.revoked',
   'client.registered',
+  'mfa.totp_added',
+  'mfa.totp_removed',
+  'mfa.recovery_codes_generated',
+  'mfa.recovery_code_used',
+  'mfa.failed',
+  'user.mfa_reset',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

@@ -182,7 +182,7 @@ export async function createServer(
       emailChanged: (before, after) => emailChanged(selfService, { before, after }, false),
     }),
     accountCenter({
-      settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken, limits,
+      settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken, limits, twoStep,
       accountAudience: resources.accountAudience, describeApi: describeApis,
       emailChanged: (before, after) => emailChanged(selfService, { before, after }, true),
     }),

@@ -116,6 +116,12 @@ const SHOWN: Partial<Record<SecurityEventType, (event: SecurityEventRecord, app:
   'user.email_verified': () => 'Your email address was confirmed',
   'user.signed_up': () => 'You created your account',
   'profile.changed': () => 'You changed your profile',
+  'mfa.totp_added': () => 'An authenticator app was added for two-step verification',
+  'mfa.totp_removed': () => 'The authenticator app was removed from two-step verification',
+  'mfa.recovery_codes_generated': () => 'New recovery codes were made; the old ones no longer work',
+  'mfa.recovery_code_used': (e) => `A recovery code was used to sign in (${Number(e.detail?.left ?? 0)} left)`,
+  'mfa.failed': () => 'A wrong two-step verification code was entered',
+  'user.mfa_reset': () => 'An administrator removed two-step verification from your account',
 };
 
 /** By the actor stored with the event (an admin client's id, say): a Map, so no id finds an inherited member. */

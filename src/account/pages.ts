@@ -12,6 +12,7 @@ import type { AccountCenterDeps } from './deps.js';
 import { connectedApps, recentActivity, signedInSessions } from './overview.js';
 import { confirmPassword, type Refusal } from './password-confirmation.js';
 import { csrfMatches, finishSignIn, isRecent, startSignIn, visitOf, type AccountVisit } from './sign-in.js';
+import { twoStepRoutes } from './two-step.js';
 
 /**
  * Fixed messages after an action (the query names one; nothing typed is ever echoed). A
@@ -25,6 +26,8 @@ const NOTICES = new Map<string, string>([
   ['password-changed', 'Your password is changed. Every other device and app was signed out.'],
   ['profile-saved', 'Your profile is saved. A new email address gets a link to confirm it; the old one is told of the change.'],
   ['confirmed', 'Thanks. For the next few minutes you can change your email address, remove access and sign out devices.'],
+  ['totp-added', 'Two-step verification is on: sign-ins now ask for a code from your authenticator app.'],
+  ['totp-removed', 'The authenticator app is removed: sign-ins ask for your password only.'],
 ]);
 const EMAIL_CHANGES_LIMITED = 'Too many email address changes from your account or network. Try again later.';
 const ACCOUNT_CHANGED = 'Your account changed while this was checked. Open your account again and retry.';
@@ -95,6 +98,8 @@ export function accountPages(deps: AccountCenterDeps): Router {
     });
   }
 
+  twoStepRoutes(router, deps, { form, guard, askToConfirm });
+
   router.post('/confirm', form, guard, async (ctx) => {
     const visit = ctx.state.visit as AccountVisit;
     const input = passwordConfirmation.safeParse(ctx.request.body);
@@ -162,8 +167,9 @@ export function accountPages(deps: AccountCenterDeps): Router {
       recentActivity(deps, visit.account),
     ]);
     ctx.status = status;
+    const twoStep = await deps.twoStep.factors.state(visit.account._id);
     return renderPage(ctx, 'account/index', {
-      title: 'Your account', wide: true, account: visit.account, apps, sessions, activity,
+      title: 'Your account', wide: true, account: visit.account, apps, sessions, activity, twoStep,
       csrfToken: visit.csrfToken, recent: isRecent(deps.settings, visit), ...extra,
     });
   }

@@ -20,6 +20,9 @@ export interface AccountVisit {
   sessionUid: string;
   /** Epoch seconds of the sign-in, or of the last password confirmation if later. */
   verifiedAt: number;
+  /** The sign-in itself: when, and how (`acr`, src/mfa/acr.ts). */
+  signedInAt: number;
+  acr: string | undefined;
   csrfToken: string;
   /** The token under each live cookie key: a form shown just before a key rotation still posts. */
   sessionTokens: string[];
@@ -52,6 +55,8 @@ export async function visitOf(deps: SignInDeps, ctx: Context): Promise<AccountVi
     account,
     sessionUid: session.uid,
     verifiedAt: Math.max(session.loginTs ?? 0, confirmed),
+    signedInAt: session.loginTs ?? 0,
+    acr: session.acr,
     csrfToken: csrfTokenFor(deps.keyRing.material.cookieKeys[0]!, session.uid),
     sessionTokens: deps.keyRing.material.cookieKeys.map((key) => csrfTokenFor(key, session.uid)),
   };
@@ -72,17 +77,21 @@ export function csrfMatches(visit: AccountVisit, submitted: unknown): boolean {
 }
 
 /** Where the callback may send the browser back to: the account page, with a fixed notice at most. */
-const RETURN_PATH = /^\/account(\?notice=[\w-]+)?$/;
+const RETURN_PATH = /^\/account(\/two-step\/app)?(\?notice=[\w-]+)?$/;
 
-/** Off to /auth as the account center: the login page when signed out, straight back otherwise. */
-export function startSignIn(deps: SignInDeps, ctx: Context): void {
+/**
+ * Off to /auth as the account center: the login page when signed out, straight back
+ * otherwise. `params` asks for more (`prompt=login` with `acr_values`: sign in again with
+ * the second step), `returnTo` is where to come back.
+ */
+export function startSignIn(deps: SignInDeps, ctx: Context, params: Record<string, string> = {}, returnTo = ctx.url): void {
   const state = randomBytes(16).toString('base64url');
-  const returnTo = RETURN_PATH.test(ctx.url) ? ctx.url : '/account';
+  returnTo = RETURN_PATH.test(returnTo) ? returnTo : '/account';
   ctx.cookies.set(STATE_COOKIE, `${state} ${returnTo}`, { ...cookieOptions(ctx), maxAge: defaults.ttl.interaction * 1000 });
   const url = new URL(`${deps.settings.issuer}/auth`);
   url.search = new URLSearchParams({
     client_id: ACCOUNT_CENTER, response_type: 'code', scope: 'openid',
-    redirect_uri: accountCenterRedirect(deps.settings.issuer), state,
+    redirect_uri: accountCenterRedirect(deps.settings.issuer), state, ...params,
   }).toString();
   ctx.redirect(url.href);
 }

@@ -178,7 +178,7 @@ export async function createServer(
     twoStep.secondStep.routes().routes(),
     adminApi({
       settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
-      apiCatalog, builtInAudiences: resources.builtInAudiences,
+      apiCatalog, builtInAudiences: resources.builtInAudiences, twoStep,
       emailChanged: (before, after) => emailChanged(selfService, { before, after }, false),
     }),
     accountCenter({

@@ -46,7 +46,7 @@ export function accountApi(deps: AccountCenterDeps): Koa.Middleware {
     reply(ctx, 200, {
       sessions: sessions.map((session) => ({
         id: session.id, device: session.device, ip: session.ip,
-        signed_in_at: iso(session.signedInAt), last_active_at: iso(session.lastActiveAt),
+        signed_in_at: iso(session.signedInAt), last_active_at: iso(session.lastActiveAt), acr: session.acr, amr: session.amr,
       })),
     });
   });

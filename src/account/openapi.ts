@@ -27,6 +27,8 @@ const schemas: Record<string, Schema> = {
   Session: closed({
     id: str, device: { ...str, description: 'browser and system, from the user agent' }, ip: str,
     signed_in_at: date, last_active_at: date,
+    acr: { ...str, description: 'how it signed in: the multi-factor URI after a second step' },
+    amr: { type: 'array', items: str, description: 'RFC 8176 methods, e.g. pwd, otp, mfa' },
   }, ['id', 'device']),
   SessionList: closed({ sessions: { type: 'array', items: ref('Session') } }, ['sessions']),
 };

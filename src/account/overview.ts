@@ -36,6 +36,9 @@ export interface SignedInSession {
   signedInAt?: Date;
   lastActiveAt?: Date;
   current: boolean;
+  /** How the session signed in (src/mfa/acr.ts). */
+  acr?: string;
+  amr?: string[];
 }
 
 const live = (doc: { expiresAt?: Date }) => !doc.expiresAt || doc.expiresAt.getTime() > Date.now();
@@ -93,6 +96,8 @@ export async function signedInSessions(
         signedInAt: fromEpoch(session.loginTs),
         lastActiveAt: device?.lastActiveAt,
         current: session.uid === currentUid,
+        acr: session.acr,
+        amr: session.amr,
       };
     })
     .sort((a, b) => Number(b.current) - Number(a.current) || (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));

@@ -6,16 +6,9 @@ import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import { MFA_ACR } from '../mfa/acr.js';
 import { enrolmentView } from '../mfa/enrolment-view.js';
-import type { FactorChanges } from '../mfa/factor-changes.js';
-import type { Factors } from '../mfa/factors.js';
+import type { TwoStepManagement } from '../mfa/index.js';
 import type { AccountCenterDeps } from './deps.js';
 import { isRecent, startSignIn, visitOf, type AccountVisit } from './sign-in.js';
-
-/** What the account center's two-step section works with. */
-export interface TwoStepManagement {
-  factors: Factors;
-  changes: FactorChanges;
-}
 
 /** The routes' shared guards from src/account/pages.ts: a signed-in visit with its CSRF token,
  * and the password confirmation page. */

@@ -10,6 +10,7 @@ import type { ProviderSource } from '../oidc/provider-host.js';
 import type { ArtifactStore } from '../oidc/store.js';
 import type { CutOffs } from '../revocation/cutoff.js';
 import type { SecurityEvents } from '../security/events.js';
+import type { TwoStepManagement } from '../mfa/index.js';
 
 /** What the admin API works with; built once in src/server.ts. */
 export interface AdminDeps {
@@ -27,6 +28,7 @@ export interface AdminDeps {
   apiCatalog: ApiCatalog;
   /** The admin and account APIs' audiences: not for operators to register. */
   builtInAudiences: readonly string[];
+  twoStep: TwoStepManagement;
   /** After an email change: ends the old address's reset links, mails a verification link to
    * the new one (false if it could not be sent). The old address is not told: an operator
    * moves an account away from a mailbox that may be lost. */

@@ -40,6 +40,13 @@ const clientFields: Record<string, Schema> = {
 };
 const clientView = { ...clientFields, client_id: str, client_id_issued_at: int };
 
+const userFields: Record<string, Schema> = {
+  id: str, username: str, name: str, email: str, email_verified: { type: 'boolean' }, disabled: { type: 'boolean' },
+  tokens_valid_after: { ...date, description: 'the cut-off: every session, grant, code and token from this instant (to the second) or before is void' },
+  created_at: date, updated_at: date,
+};
+const userRequired = ['id', 'username', 'email_verified', 'disabled', 'created_at', 'updated_at'];
+
 const keyStates = 'next: published, not signing yet; current: signs; previous: verifies only until retire_at; '
   + 'retired: gone after every token it signed expired; revoked: removed at once by an operator';
 
@@ -64,12 +71,15 @@ const schemas: Record<string, Schema> = {
     password: { ...PASSWORD, description: `${PASSWORD.description}; a new password also signs the user out everywhere (a cut-off)` },
     disabled: { type: 'boolean', description: 'true also signs the user out everywhere (a cut-off)' },
   }, []),
-  User: closed({
-    id: str, username: str, name: str, email: str, email_verified: { type: 'boolean' }, disabled: { type: 'boolean' },
-    tokens_valid_after: { ...date, description: 'the cut-off: every session, grant, code and token from this instant (to the second) or before is void' },
-    created_at: date, updated_at: date,
-  }, ['id', 'username', 'email_verified', 'disabled', 'created_at', 'updated_at']),
+  User: closed(userFields, userRequired),
+  UserDetail: closed({
+    ...userFields,
+    two_step: { type: 'array', items: { enum: ['totp', 'recovery_codes'] }, description: 'the kinds of second step enrolled (never secrets)' },
+  }, [...userRequired, 'two_step']),
   UserList: closed({ users: { type: 'array', items: ref('User') }, next_offset: nextOffset }, ['users', 'next_offset']),
+  MfaReset: closed({
+    id: str, factors_removed: { type: 'boolean', description: 'false when the user had no second step' }, revoked: ref('RevokeResult'),
+  }, ['id', 'factors_removed', 'revoked']),
   UserDeleted: closed({ id: str, revoked: ref('RevokeResult') }, ['id', 'revoked']),
   Session: closed({ id: str, login_at: date, expires_at: date, amr: strings, clients: strings }, ['id', 'amr', 'clients']),
   SessionList: closed({ sessions: { type: 'array', items: ref('Session') } }, ['sessions']),
@@ -166,11 +176,17 @@ export function openApiDocument(issuer: string) {
       },
       '/users/{id}': {
         parameters: [idParam('id')],
-        get: op('Show a user', { 200: ok('the user', 'User'), ...missing }),
+        get: op('Show a user, with the kinds of second step enrolled', { 200: ok('the user', 'UserDetail'), ...missing }),
         patch: op('Change a user; disabling signs them out everywhere', {
           200: ok('the changed user', 'User'), ...missing, ...bodyFailures, 409: failure('email already used by another user'),
         }, body('UserPatch')),
         delete: op('Revoke everything, then delete the user', { 200: ok('deleted', 'UserDeleted'), ...missing }),
+      },
+      '/users/{id}/mfa': {
+        parameters: [idParam('id')],
+        delete: op('Remove every second step (a user who lost them all); signs the user out everywhere', {
+          200: ok('removed', 'MfaReset'), ...missing,
+        }),
       },
       '/users/{id}/sessions': {
         parameters: [idParam('id')],

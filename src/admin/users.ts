@@ -37,7 +37,17 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
   });
 
   router.get('/users/:id', async (ctx) => {
-    reply(ctx, 200, userView(await load(ctx.params.id!)));
+    const account = await load(ctx.params.id!);
+    reply(ctx, 200, { ...userView(account), two_step: await deps.twoStep.factors.kinds(account._id) });
+  });
+
+  // For a user who lost every second step: they go, and so does everything signed in with them.
+  router.delete('/users/:id/mfa', async (ctx) => {
+    const account = await load(ctx.params.id!);
+    const removed = await deps.twoStep.factors.removeAll(account._id);
+    const revoked = await endUserPast(deps, account._id, 'mfa_reset', auditOf(ctx));
+    if (removed) await deps.twoStep.changes.notify(account, 'user.mfa_reset');
+    reply(ctx, 200, { id: account._id, factors_removed: removed, revoked });
   });
 
   router.patch('/users/:id', async (ctx) => {
@@ -68,6 +78,7 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     await users.delete(account._id);
     // Account ids are random UUIDs, never reused: a late role assignment could only leave an inert record.
     await deps.apiCatalog.collections.accountRoles.deleteOne({ _id: account._id });
+    await deps.twoStep.factors.removeAll(account._id);
     reply(ctx, 200, { id: account._id, revoked });
   });
 

@@ -32,6 +32,11 @@ export class FactorChanges {
   async recorded(account: AccountRecord, change: FactorChange, origin: RequestOrigin & { actor?: string }): Promise<void> {
     const { actor, ...where } = origin;
     await this.#events.record(change, { accountId: account._id, ...where, detail: actor ? { actor } : {} });
+    await this.notify(account, change);
+  }
+
+  /** The mail alone, for a change whose event is recorded elsewhere (an operator's reset). */
+  async notify(account: AccountRecord, change: FactorChange): Promise<void> {
     if (!account.email) return;
     try {
       await this.#mailer.send({

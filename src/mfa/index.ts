@@ -15,6 +15,12 @@ import { PendingSignIns } from './pending.js';
 import { REQUIRE_MFA, stepUpCheck, validateRequireMfa } from './policy.js';
 import { SecondStep } from './sign-in.js';
 
+/** What the account center and the admin API manage of the second step. */
+export interface TwoStepManagement {
+  factors: Factors;
+  changes: FactorChanges;
+}
+
 export interface TwoStepDeps {
   settings: Settings;
   connection: Connection;

@@ -16,6 +16,9 @@ export interface AccessTokenClaims extends JWTPayload {
   gid?: string;
   /** The key the token is bound to (DPoP, RFC 9449), by its JWK thumbprint. */
   cnf?: { jkt?: string };
+  /** How the user signed in (RFC 9068 §2.2.1); absent for client credentials. */
+  acr?: string;
+  amr?: string[];
 }
 
 export type AccessTokenVerifier = (token: string) => Promise<AccessTokenClaims>;

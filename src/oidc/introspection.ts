@@ -74,6 +74,9 @@ async function introspect(deps: IntrospectionDeps, token: string, caller: Caller
     iat: claims.iat,
     iss: claims.iss,
     jti: claims.jti,
+    // How the user signed in (src/mfa/acr.ts), for an API that wants a second step.
+    ...(claims.acr ? { acr: claims.acr } : {}),
+    ...(claims.amr ? { amr: claims.amr } : {}),
     // RFC 9449 §6.2: a bound token says so, and to which key.
     ...(claims.cnf ? { cnf: claims.cnf, token_type: 'DPoP' } : { token_type: 'Bearer' }),
   };

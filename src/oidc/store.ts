@@ -46,6 +46,7 @@ export interface SessionPayload {
   loginTs?: number;
   exp?: number;
   amr?: string[];
+  acr?: string;
   authorizations?: Record<string, { sid?: string; grantId?: string }>;
 }
 

@@ -14,13 +14,14 @@ export interface RevocationDeps {
 }
 
 /** Why a user's past ends; each reason is recorded as its own security event. */
-export type PastEnding = 'revoked' | 'disabled' | 'deleted' | 'password_changed';
+export type PastEnding = 'revoked' | 'disabled' | 'deleted' | 'password_changed' | 'mfa_reset';
 
 const EVENT_OF: Record<PastEnding, SecurityEventType> = {
   revoked: 'user.revoked',
   disabled: 'user.disabled',
   deleted: 'user.deleted',
   password_changed: 'user.password_changed',
+  mfa_reset: 'user.mfa_reset',
 };
 
 /** Who asked and from where, for the audit record. */

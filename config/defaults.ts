@@ -161,6 +161,10 @@ export const defaults = {
     recoveryCodes: { count: 10, bytes: 8 },
     /** How long a sign-in may sit between its password and its second step. */
     secondStepSeconds: 10 * 60,
+    /** A passkey ceremony's challenge must be answered within this. */
+    passkeyChallengeSeconds: 5 * 60,
+    /** Longest name a person may give a passkey. */
+    passkeyNameLength: 64,
     /** Codes typed for one account from anywhere: a holder of the password guesses no faster. */
     codeAttemptsPerAccount: { max: 10, windowSeconds: 15 * 60 },
   },

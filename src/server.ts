@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Koa from 'koa';
 import type { Connection } from 'mongoose';
@@ -6,11 +5,11 @@ import Provider, { type ClientMetadata } from 'oidc-provider';
 
 import { defaults } from '../config/defaults.js';
 import type { KeyMaterial, KeySources } from './config/keys.js';
-import { viewsDir } from './config/paths.js';
 import type { Settings } from './config/settings.js';
 import { accountModel, ensureUniqueEmails } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
 import { securityEventModel } from './db/models/security-event.js';
+import { assets } from './http/assets.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes, Readiness } from './http/health.js';
 import { requestMemo } from './http/request-memo.js';
@@ -57,7 +56,7 @@ import { auditRegistrations, protocolFeatures, userCodeThrottle } from './protoc
 import { instrumentDatabase, instrumentProvider } from './observability/instrument.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { nameRoute, requestObserver } from './observability/requests.js';
+import { requestObserver } from './observability/requests.js';
 import { SecurityEvents } from './security/events.js';
 import { LoginThrottle } from './security/login-throttle.js';
 
@@ -163,7 +162,7 @@ export async function createServer(
   const verifyAccessToken = accessTokenVerifier(settings.issuer, keyRing);
   app.use(exceptProviderPaths([
     healthRoutes(connection, readiness),
-    stylesheet(),
+    assets(),
     signUpRoutes(providers, selfService).routes(),
     emailGate.routes().routes(),
     selfServicePages(providers, selfService).routes(),
@@ -174,6 +173,7 @@ export async function createServer(
       observeSignIn: (outcome) => metrics.signIns.inc({ outcome }),
       beforeLogin: (ctx, details) => twoStep.secondStep.beforeLogin(ctx, details),
       afterPassword: (ctx, details, account) => twoStep.secondStep.afterPassword(ctx, details, account),
+      passkeyLogin: (uid) => twoStep.secondStep.passkeyLogin(uid),
     }).routes(),
     twoStep.secondStep.routes().routes(),
     adminApi({
@@ -212,18 +212,5 @@ export function adminClient(settings: Settings): ClientMetadata {
     token_endpoint_auth_method: 'client_secret_basic',
     // No `scope` metadata: `admin` is a scope of the admin API resource, granted to this
     // client alone by the resource catalog, not an OpenID scope any app could ask for.
-  };
-}
-
-function stylesheet(): Koa.Middleware {
-  const file = path.join(viewsDir, 'assets', 'style.css');
-  let css: Promise<string> | undefined;
-  return async (ctx, next) => {
-    if (ctx.path !== '/assets/style.css' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    nameRoute(ctx, ctx.path);
-    css ??= readFile(file, 'utf8');
-    ctx.type = 'text/css';
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = await css;
   };
 }

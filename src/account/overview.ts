@@ -124,6 +124,8 @@ const SHOWN: Partial<Record<SecurityEventType, (event: SecurityEventRecord, app:
   'mfa.totp_added': () => 'An authenticator app was added for two-step verification',
   'mfa.totp_removed': () => 'The authenticator app was removed from two-step verification',
   'mfa.recovery_codes_generated': () => 'New recovery codes were made; the old ones no longer work',
+  'mfa.passkey_added': () => 'A passkey was added',
+  'mfa.passkey_removed': () => 'A passkey was removed',
   'mfa.recovery_code_used': (e) => `A recovery code was used to sign in (${Number(e.detail?.left ?? 0)} left)`,
   'mfa.failed': () => 'A wrong two-step verification code was entered',
   'user.mfa_reset': () => 'An administrator removed two-step verification from your account',

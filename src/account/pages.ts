@@ -27,7 +27,10 @@ const NOTICES = new Map<string, string>([
   ['profile-saved', 'Your profile is saved. A new email address gets a link to confirm it; the old one is told of the change.'],
   ['confirmed', 'Thanks. For the next few minutes you can change your email address, remove access and sign out devices.'],
   ['totp-added', 'Two-step verification is on: sign-ins now ask for a code from your authenticator app.'],
-  ['totp-removed', 'The authenticator app is removed: sign-ins ask for your password only.'],
+  ['totp-removed', 'The authenticator app is removed.'],
+  ['passkey-added', 'Your passkey is added: it can sign you in on its own, or as the second step after your password.'],
+  ['passkey-renamed', 'The passkey’s name is saved.'],
+  ['passkey-removed', 'The passkey is removed.'],
 ]);
 const EMAIL_CHANGES_LIMITED = 'Too many email address changes from your account or network. Try again later.';
 const ACCOUNT_CHANGED = 'Your account changed while this was checked. Open your account again and retry.';
@@ -167,7 +170,7 @@ export function accountPages(deps: AccountCenterDeps): Router {
       recentActivity(deps, visit.account),
     ]);
     ctx.status = status;
-    const twoStep = await deps.twoStep.factors.state(visit.account._id);
+    const twoStep = { ...(await deps.twoStep.factors.state(visit.account._id)), passkeyList: await deps.twoStep.passkeys.list(visit.account._id) };
     return renderPage(ctx, 'account/index', {
       title: 'Your account', wide: true, account: visit.account, apps, sessions, activity, twoStep,
       csrfToken: visit.csrfToken, recent: isRecent(deps.settings, visit), ...extra,

@@ -77,7 +77,7 @@ export function csrfMatches(visit: AccountVisit, submitted: unknown): boolean {
 }
 
 /** Where the callback may send the browser back to: the account page, with a fixed notice at most. */
-const RETURN_PATH = /^\/account(\/two-step\/app)?(\?notice=[\w-]+)?$/;
+const RETURN_PATH = /^\/account(\/two-step\/(app|passkeys))?(\?notice=[\w-]+)?$/;
 
 /**
  * Off to /auth as the account center: the login page when signed out, straight back

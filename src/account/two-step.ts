@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 
@@ -19,6 +20,9 @@ export interface PageGuards {
 }
 
 const codeForm = z.object({ code: z.string().trim().max(16) });
+const passkeyName = z.string().trim().min(1).max(defaults.mfa.passkeyNameLength);
+const newPasskey = z.object({ name: passkeyName, response: z.string().min(2).max(16 * 1024) });
+const credentialId = z.string().min(1).max(1366);
 
 /**
  * "Two-step verification" in the account center: set up or remove the authenticator app, make
@@ -27,20 +31,21 @@ const codeForm = z.object({ code: z.string().trim().max(16) });
  * alone, is not the owner. Every change is a security event and a mail (FactorChanges).
  */
 export function twoStepRoutes(router: Router, deps: AccountCenterDeps, { form, guard, askToConfirm }: PageGuards): void {
-  const { factors, changes } = deps.twoStep;
+  const { factors, passkeys, changes } = deps.twoStep;
   const origin = (ctx: Context) => ({ actor: defaults.account.clientId, ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
 
-  /** Whether the visit may change the account's second step; otherwise it is asked to prove itself. */
+  /** Whether the visit is recent enough (with its second step, once the account has one). */
+  async function mayChange(visit: AccountVisit): Promise<boolean> {
+    if (!(await factors.hasFactor(visit.account._id))) return isRecent(deps.settings, visit);
+    return visit.acr === MFA_ACR && Date.now() / 1000 - visit.signedInAt <= deps.settings.account.recentSignInSeconds;
+  }
+
+  /** mayChange, or the visit is asked to prove itself: its password, or a new sign-in with the second step. */
   async function proven(ctx: Context, visit: AccountVisit, returnTo = '/account'): Promise<boolean> {
-    if (!(await factors.hasFactor(visit.account._id))) {
-      if (isRecent(deps.settings, visit)) return true;
-      await askToConfirm(ctx, visit);
-      return false;
-    }
-    const withSecondStep = visit.acr === MFA_ACR && Date.now() / 1000 - visit.signedInAt <= deps.settings.account.recentSignInSeconds;
-    if (withSecondStep) return true;
-    // Sign in again, password and code, and come back here.
-    startSignIn(deps, ctx, { prompt: 'login', acr_values: MFA_ACR }, returnTo);
+    if (await mayChange(visit)) return true;
+    if (!(await factors.hasFactor(visit.account._id))) await askToConfirm(ctx, visit);
+    // Sign in again, password and second step, and come back here.
+    else startSignIn(deps, ctx, { prompt: 'login', acr_values: MFA_ACR }, returnTo);
     return false;
   }
 
@@ -77,6 +82,56 @@ export function twoStepRoutes(router: Router, deps: AccountCenterDeps, { form, g
     return renderPage(ctx, 'two-step/recovery-codes', { title: 'Recovery codes', heading: 'New recovery codes', codes, next: '/account' });
   });
 
+  router.get('/two-step/passkeys', signedIn(deps), async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    if (!(await proven(ctx, visit, '/account/two-step/passkeys'))) return;
+    return renderPage(ctx, 'two-step/passkey-add', {
+      title: 'Add a passkey', csrfToken: visit.csrfToken,
+      passkey: { kind: 'register', action: '/account/two-step/passkeys', optionsUrl: '/account/two-step/passkeys/options', label: 'Add passkey' },
+    }, { scripts: true });
+  });
+
+  // Fetched by the page's script: JSON, never a redirect to sign in.
+  router.get('/two-step/passkeys/options', signedIn(deps), async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    if (!(await mayChange(visit))) {
+      ctx.status = 403;
+      ctx.body = { error: 'sign_in_again', error_description: 'sign in again to change two-step verification' };
+      return;
+    }
+    ctx.body = await passkeys.registrationOptions(visit.account);
+  });
+
+  router.post('/two-step/passkeys', form, guard, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    if (!(await proven(ctx, visit, '/account/two-step/passkeys'))) return;
+    const input = newPasskey.safeParse(ctx.request.body);
+    const answer = input.success ? registrationAnswer(input.data.response) : undefined;
+    const codes = answer && input.success ? await passkeys.register(visit.account, answer, input.data.name) : undefined;
+    if (!codes) return message(ctx, 400, 'Passkey not added', 'Your passkey’s answer could not be checked. Go back and try again.');
+    await changes.recorded(visit.account, 'mfa.passkey_added', origin(ctx));
+    if (codes.length === 0) return ctx.redirect('/account?notice=passkey-added');
+    return renderPage(ctx, 'two-step/recovery-codes', { title: 'Recovery codes', heading: 'Two-step verification is on', codes, next: '/account?notice=passkey-added' });
+  });
+
+  router.post('/two-step/passkeys/:id/rename', form, guard, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    const id = credentialId.safeParse(ctx.params.id);
+    const name = passkeyName.safeParse((ctx.request.body as { name?: unknown } | undefined)?.name);
+    if (!id.success || !name.success) return message(ctx, 400, 'Name not saved', `Give the passkey a name of 1 to ${defaults.mfa.passkeyNameLength} characters.`);
+    if (!(await passkeys.rename(visit.account._id, id.data, name.data))) return message(ctx, 404, 'Nothing to do', 'That passkey is not on your account (any more).');
+    return ctx.redirect('/account?notice=passkey-renamed');
+  });
+
+  router.post('/two-step/passkeys/:id/remove', form, guard, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    if (!(await proven(ctx, visit))) return;
+    const id = credentialId.safeParse(ctx.params.id);
+    if (!id.success || !(await passkeys.remove(visit.account._id, id.data))) return message(ctx, 404, 'Nothing to do', 'That passkey is not on your account (any more).');
+    await changes.recorded(visit.account, 'mfa.passkey_removed', origin(ctx));
+    return ctx.redirect('/account?notice=passkey-removed');
+  });
+
   async function showEnrol(ctx: Context, visit: AccountVisit, error?: string, status = 200) {
     const view = await enrolmentView(factors, visit.account._id, deps.settings.issuer, visit.account.username);
     ctx.status = status;
@@ -94,4 +149,20 @@ function signedIn(deps: AccountCenterDeps): Middleware {
     ctx.state.visit = visit;
     return next();
   };
+}
+
+function message(ctx: Context, status: number, heading: string, text: string) {
+  ctx.status = status;
+  return renderPage(ctx, 'account/message', { title: heading, heading, text });
+}
+
+/** The posted answer of a registration ceremony, if it is one at all (its checks are the library's). */
+function registrationAnswer(text: string): RegistrationResponseJSON | undefined {
+  try {
+    const answer = JSON.parse(text) as RegistrationResponseJSON;
+    return typeof answer?.id === 'string' && typeof answer.response === 'object' ? answer : undefined;
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    return undefined;
+  }
 }

@@ -41,6 +41,8 @@ export interface InteractionHooks {
   observeSignIn?(outcome: SignInOutcome): void;
   /** Instead of the login form: a step that needs no password (a step-up); true if it took over. */
   beforeLogin?(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<boolean>;
+  /** A passkey button on the login page: where its options come from and where it posts. */
+  passkeyLogin?(uid: string): { optionsUrl: string; action: string };
   /** After a correct password: a second step instead of finishing; true if it took over. */
   afterPassword?(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>, account: AccountRecord): Promise<boolean>;
 }
@@ -122,10 +124,12 @@ export function interactionRoutes(
 
   function showLogin(ctx: Context, uid: string, clientName: string, error?: string, status = 200, login?: string) {
     ctx.status = status;
+    const passkey = hooks.passkeyLogin?.(uid);
     return renderPage(ctx, 'login', {
       title: 'Sign in', uid, clientName, error, login, ...hooks.loginLinks(uid),
       action: `/interaction/${uid}/login`, abortUrl: `/interaction/${uid}/abort`,
-    });
+      passkey: passkey && { kind: 'login', label: 'Sign in with a passkey', ...passkey },
+    }, { scripts: passkey !== undefined });
   }
 
   return router;

@@ -7,12 +7,15 @@ export const MFA_ACR = 'http://schemas.openid.net/pape/policies/2007/06/multi-fa
 export const PASSWORD_ACR = 'urn:oidc-server:acr:pwd';
 export const ACR_VALUES = [PASSWORD_ACR, MFA_ACR] as const;
 
-/** A second step's kind, as RFC 8176 names it: `otp` for app codes and recovery codes. */
-export type SecondStepKind = 'otp';
+/**
+ * RFC 8176 names of what a sign-in used: `pwd`, `otp` (app and recovery codes), `hwk` / `swk`
+ * (a passkey's key, device-bound or synced), `user` (the passkey's user verification).
+ */
+export type Method = 'pwd' | 'otp' | 'hwk' | 'swk' | 'user';
 
-/** amr and acr of a password sign-in, with or without a second step. */
-export function signInMethods(second?: SecondStepKind): { amr: string[]; acr: string } {
-  return second ? { amr: ['pwd', second, 'mfa'], acr: MFA_ACR } : { amr: ['pwd'], acr: PASSWORD_ACR };
+/** amr and acr of a sign-in: more than one kind of proof is multi-factor (`mfa`). */
+export function signInMethods(methods: Method[] = ['pwd']): { amr: string[]; acr: string } {
+  return methods.length > 1 ? { amr: [...methods, 'mfa'], acr: MFA_ACR } : { amr: methods, acr: PASSWORD_ACR };
 }
 
 /** Whether an authorization request asks for a second step (`acr_values`, space-separated). */

@@ -6,7 +6,9 @@ import type { RequestOrigin, SecurityEvents } from '../security/events.js';
 /** The factor changes people are told of, in the words the mail uses. */
 const WORDS = {
   'mfa.totp_added': 'an authenticator app was added.',
-  'mfa.totp_removed': 'the authenticator app was removed; sign-ins now need only your password.',
+  'mfa.totp_removed': 'the authenticator app was removed.',
+  'mfa.passkey_added': 'a passkey was added; it can sign you in without your password.',
+  'mfa.passkey_removed': 'a passkey was removed.',
   'mfa.recovery_codes_generated': 'new recovery codes were made; the old ones no longer work.',
   'user.mfa_reset': 'an administrator removed every second step from your account.',
 } as const satisfies Partial<Record<SecurityEventType, string>>;

@@ -6,7 +6,7 @@ import type { KeySealer } from '../keys/sealing.js';
 import { newTotpSecret, totpStep, totpUri } from './totp.js';
 
 /** One document per account that has (or is setting up) a second step. */
-interface FactorDoc {
+export interface FactorDoc {
   _id: string;
   /** The authenticator app's secret, sealed under KEY_ENCRYPTION_KEY; the last step accepted. */
   totp?: { sealed: string; addedAt: Date; lastStep: number };
@@ -14,18 +14,42 @@ interface FactorDoc {
   pendingTotp?: { sealed: string; startedAt: Date };
   /** Recovery codes by their SHA-256: each is removed when used. */
   recovery?: { codes: Record<string, true>; createdAt: Date };
+  /** Passkeys by credential id (src/mfa/passkeys.ts), and how many there are. */
+  passkeys?: Record<string, PasskeyRecord>;
+  passkeyCount?: number;
 }
+
+export interface PasskeyRecord {
+  /** COSE public key, base64url. */
+  publicKey: string;
+  counter: number;
+  transports?: string[];
+  name: string;
+  /** Synced between devices (a software-held key, `swk`) rather than bound to one (`hwk`). */
+  backedUp: boolean;
+  createdAt: Date;
+  lastUsedAt?: Date;
+}
+
+/** The collection of every account's factors. */
+export function factorCollection(connection: Connection): Collection<FactorDoc> {
+  return connection.collection<FactorDoc>('account_factors');
+}
+
+/** Accounts with a second step: an authenticator app or at least one passkey. */
+const HAS_FACTOR = { $or: [{ totp: { $exists: true } }, { passkeyCount: { $gt: 0 } }] };
 
 /** What the account has, never its secrets. */
 export interface FactorState {
   totp: boolean;
+  passkeys: number;
   /** Since when the app was added. */
   totpAddedAt?: Date;
   recoveryCodesLeft: number;
 }
 
 /** The kinds of second step an account has, as the admin API names them. */
-export type FactorKind = 'totp' | 'recovery_codes';
+export type FactorKind = 'totp' | 'passkey' | 'recovery_codes';
 
 /**
  * Second-step factors in MongoDB. Every check that must happen once is one conditional
@@ -38,14 +62,15 @@ export class Factors {
   readonly #sealer: KeySealer;
 
   constructor(connection: Connection, sealer: KeySealer) {
-    this.#collection = connection.collection<FactorDoc>('account_factors');
+    this.#collection = factorCollection(connection);
     this.#sealer = sealer;
   }
 
   async state(accountId: string): Promise<FactorState> {
-    const doc = await this.#collection.findOne({ _id: accountId }, { projection: { 'totp.addedAt': 1, recovery: 1 } });
+    const doc = await this.#collection.findOne({ _id: accountId }, { projection: { 'totp.addedAt': 1, recovery: 1, passkeyCount: 1 } });
     return {
       totp: doc?.totp !== undefined,
+      passkeys: doc?.passkeyCount ?? 0,
       ...(doc?.totp ? { totpAddedAt: doc.totp.addedAt } : {}),
       recoveryCodesLeft: Object.keys(doc?.recovery?.codes ?? {}).length,
     };
@@ -53,12 +78,15 @@ export class Factors {
 
   /** Whether the account has a second step to ask for. */
   async hasFactor(accountId: string): Promise<boolean> {
-    return (await this.#collection.findOne({ _id: accountId, totp: { $exists: true } }, { projection: { _id: 1 } })) !== null;
+    return (await this.#collection.findOne({ _id: accountId, ...HAS_FACTOR }, { projection: { _id: 1 } })) !== null;
   }
 
   async kinds(accountId: string): Promise<FactorKind[]> {
     const state = await this.state(accountId);
-    return [...(state.totp ? ['totp' as const] : []), ...(state.recoveryCodesLeft > 0 ? ['recovery_codes' as const] : [])];
+    return [
+      ...(state.totp ? ['totp' as const] : []), ...(state.passkeys > 0 ? ['passkey' as const] : []),
+      ...(state.recoveryCodesLeft > 0 ? ['recovery_codes' as const] : []),
+    ];
   }
 
   /** The secret of an enrolment in progress, to show it again (a wrong code, a reload). */
@@ -92,7 +120,12 @@ export class Factors {
       { $set: { totp: { sealed: doc.pendingTotp.sealed, addedAt: new Date(), lastStep: step } }, $unset: { pendingTotp: '' } },
     );
     if (moved.matchedCount === 0) return undefined;
-    return doc.recovery && Object.keys(doc.recovery.codes).length > 0 ? [] : this.newRecoveryCodes(accountId);
+    return this.firstFactorCodes(accountId, doc);
+  }
+
+  /** Recovery codes come with the first factor (shown once); an account that has some keeps them ([]). */
+  async firstFactorCodes(accountId: string, doc: Pick<FactorDoc, 'recovery'> | null): Promise<string[]> {
+    return doc?.recovery && Object.keys(doc.recovery.codes).length > 0 ? [] : this.newRecoveryCodes(accountId);
   }
 
   /** A code from the account's app, accepted once. */
@@ -128,8 +161,17 @@ export class Factors {
 
   /** Removes the app; with no factor left, the recovery codes go too (they recover nothing). */
   async removeTotp(accountId: string): Promise<boolean> {
-    const removed = await this.#collection.updateOne({ _id: accountId, totp: { $exists: true } }, { $unset: { totp: '', recovery: '' } });
+    const removed = await this.#collection.updateOne({ _id: accountId, totp: { $exists: true } }, { $unset: { totp: '' } });
+    await this.dropOrphanCodes(accountId);
     return removed.matchedCount > 0;
+  }
+
+  /** Recovery codes of an account with no factor left recover nothing: they go. */
+  async dropOrphanCodes(accountId: string): Promise<void> {
+    await this.#collection.updateOne(
+      { _id: accountId, totp: { $exists: false }, $or: [{ passkeyCount: { $exists: false } }, { passkeyCount: { $lte: 0 } }] },
+      { $unset: { recovery: '' } },
+    );
   }
 
   /** Every factor of the account (an operator's reset, or the account deleted). */

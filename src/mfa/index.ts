@@ -9,8 +9,10 @@ import type { SecurityEvents } from '../security/events.js';
 import type { LoginThrottle } from '../security/login-throttle.js';
 import type { RateLimits } from '../security/rate-limit.js';
 import { ACR_VALUES } from './acr.js';
+import { Challenges } from './challenges.js';
 import { FactorChanges } from './factor-changes.js';
 import { Factors } from './factors.js';
+import { Passkeys, relyingPartyOf } from './passkeys.js';
 import { PendingSignIns } from './pending.js';
 import { REQUIRE_MFA, stepUpCheck, validateRequireMfa } from './policy.js';
 import { SecondStep } from './sign-in.js';
@@ -18,6 +20,7 @@ import { SecondStep } from './sign-in.js';
 /** What the account center and the admin API manage of the second step. */
 export interface TwoStepManagement {
   factors: Factors;
+  passkeys: Passkeys;
   changes: FactorChanges;
 }
 
@@ -39,10 +42,13 @@ export interface TwoStepDeps {
 export async function twoStepVerification(deps: TwoStepDeps) {
   const factors = new Factors(deps.connection, deps.sealer);
   const pending = new PendingSignIns(deps.connection, deps.accounts);
-  await pending.ensureIndexes();
+  const challenges = new Challenges(deps.connection);
+  await Promise.all([pending.ensureIndexes(), challenges.ensureIndexes()]);
+  // Passkeys belong to this issuer's host; the host is also the name authenticators show.
+  const passkeys = new Passkeys(deps.connection, factors, challenges, relyingPartyOf(deps.settings.issuer, new URL(deps.settings.issuer).host));
   const changes = new FactorChanges({ events: deps.events, mailer: deps.mailer, issuer: deps.settings.issuer });
-  const secondStep = new SecondStep({ ...deps, factors, pending, changes });
-  return { factors, changes, secondStep };
+  const secondStep = new SecondStep({ ...deps, factors, passkeys, pending, changes });
+  return { factors, passkeys, changes, secondStep };
 }
 
 /** What two-step verification adds to oidc-provider's configuration (src/oidc/configuration.ts). */

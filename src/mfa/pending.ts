@@ -71,13 +71,24 @@ export class PendingSignIns {
     // Read, then claimed by the delete: of two requests racing, one deletes it and goes on.
     const doc = await this.#collection.findOne({ _id: uid, expiresAt: { $gt: new Date() } });
     if (!doc || (await this.#collection.deleteOne({ _id: uid, mode: doc.mode })).deletedCount === 0) return undefined;
-    const before = await accountById(this.#accounts, doc.accountId);
-    if (!before) return undefined;
-    const second = await signInSecond(before);
-    const now = await this.#accounts.findById(doc.accountId, { passwordHash: 1, disabled: 1, cutOffVersion: 1 }).lean();
-    const unchanged = now !== null && !now.disabled && versionOf(now) === doc.version && tag(now.passwordHash) === doc.passwordTag;
-    return unchanged ? { accountId: doc.accountId, ts: second } : undefined;
+    const ts = await dateSince(this.#accounts, doc.accountId, doc);
+    return ts === undefined ? undefined : { accountId: doc.accountId, ts };
   }
+}
+
+/**
+ * The epoch second a sign-in counts from, when the account is still as its first proof
+ * read it (`basis`: its version, and with a password its hash's digest); undefined when it
+ * changed since (a password change, revocation, disable) or is gone. The second is taken
+ * first, then the account is read again: a change the re-read misses is dated after it.
+ */
+export async function dateSince(model: AccountModel, accountId: string, basis: { version: number; passwordTag?: string }): Promise<number | undefined> {
+  const before = await accountById(model, accountId);
+  if (!before) return undefined;
+  const second = await signInSecond(before);
+  const now = await model.findById(accountId, { passwordHash: 1, disabled: 1, cutOffVersion: 1 }).lean();
+  if (!now || now.disabled || versionOf(now) !== basis.version) return undefined;
+  return basis.passwordTag === undefined || tag(now.passwordHash) === basis.passwordTag ? second : undefined;
 }
 
 function tag(passwordHash: string): string {

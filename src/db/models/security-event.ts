@@ -28,6 +28,8 @@ export const SECURITY_EVENT_TYPES = [
   'client.registered',
   'mfa.totp_added',
   'mfa.totp_removed',
+  'mfa.passkey_added',
+  'mfa.passkey_removed',
   'mfa.recovery_codes_generated',
   'mfa.recovery_code_used',
   'mfa.failed',

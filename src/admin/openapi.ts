@@ -37,6 +37,7 @@ const clientFields: Record<string, Schema> = {
   id_token_signed_response_alg: { enum: [...SIGNING_ALGS], description: 'how this app\'s ID tokens are signed (default SIGNING_ALG)' },
   dpop_bound_access_tokens: { type: 'boolean', description: 'every token request must carry a DPoP proof (RFC 9449)' },
   require_pushed_authorization_requests: { type: 'boolean', description: 'authorization requests must be pushed first (RFC 9126)' },
+  require_mfa: { type: 'boolean', description: 'users complete a second step at every sign-in to this app, setting one up first if they have none' },
 };
 const clientView = { ...clientFields, client_id: str, client_id_issued_at: int };
 

@@ -40,6 +40,8 @@ export const clientMetadata = z.object({
   dpop_bound_access_tokens: z.boolean().optional(),
   /** Authorization requests of this client must be pushed first (RFC 9126 §6). */
   require_pushed_authorization_requests: z.boolean().optional(),
+  /** Users of this app complete a second step at every sign-in (and set one up first). */
+  require_mfa: z.boolean().optional(),
 }).strict();
 export type ClientMetadataInput = z.infer<typeof clientMetadata>;
 

@@ -17,6 +17,11 @@ beforeAll(async () => {
   server = await startServer();
   app = await registerClient(server);
   strictApp = await registerClient(server, { require_mfa: true } as Record<string, unknown>);
+  // An operator sets the same through the admin API.
+  const admin = await adminToken(server.issuer);
+  const created = await api(server.issuer, admin, 'POST', '/clients', { client_name: 'Strict', redirect_uris: ['http://127.0.0.1:1/cb'], require_mfa: true });
+  expect(created.status).toBe(201);
+  expect(created.body.require_mfa).toBe(true);
 });
 afterAll(async () => {
   await server?.close();
@@ -158,5 +163,20 @@ describe('a second step is dated by its first', () => {
     const second = await agent.submit(`${server.issuer}/interaction/${uid}/second-step`, app.redirectUri, { code: appCode(secret, 1) });
     expect(second.url.startsWith(app.redirectUri)).toBe(false);
     expect(await second.res.text()).toContain('Your account changed during this sign-in');
+  });
+});
+
+describe('MFA=required', () => {
+  it('makes every account set up a second step before it gets a code, for any app', async () => {
+    const strict = await startServer({ env: { MFA: 'required' } });
+    try {
+      const plainApp = await registerClient(strict);
+      const user = await createUser(strict);
+      const { walk, tokens } = await signInThroughSteps(plainApp, user, { enrol: (shown) => appCode(shown) });
+      expect(walk.pages).toEqual(['login', 'enrol', 'recovery-codes', 'consent']);
+      expect(tokens!.claims()?.acr).toBe(MFA_ACR);
+    } finally {
+      await strict.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { decodeJwt, SignJWT, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { PASSWORD_ACR } from '../../src/mfa/acr.js';
 import { CALLBACK, codeFlow, discover, type RegisteredClient } from '../support/relying-party.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { adminToken, api, basic, Contract, grantClientScopes } from './support.js';
@@ -55,12 +56,13 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 describe('introspecting JWT access tokens', () => {
-  it('tells a resource server that a live JWT is active, with the RFC 7662 fields', async () => {
+  it('tells a resource server that a live JWT is active, with the RFC 7662 fields and how the user signed in', async () => {
     const jwt = await apiToken();
     const claims = decodeJwt(jwt);
     expect(await introspect(jwt, resourceServer)).toEqual({
       active: true, sub: user.id, client_id: app.clientId, scope: 'api:read', aud: server.settings.apiAudience,
       exp: claims.exp, iat: claims.iat, iss: server.issuer, jti: claims.jti, token_type: 'Bearer',
+      acr: PASSWORD_ACR, amr: ['pwd'],
     });
   });
 

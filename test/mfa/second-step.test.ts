@@ -71,6 +71,20 @@ async function userWithApp() {
   return { user, secret, recovery };
 }
 
+/** A sign-in to `app` whose password was accepted: its browser waits at the second step. */
+async function atSecondStep(user: { username: string; password: string }): Promise<{ agent: UserAgent; uid: string }> {
+  const agent = new UserAgent();
+  const url = client.buildAuthorizationUrl(app.config, {
+    redirect_uri: app.redirectUri, scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+  });
+  const login = await agent.follow(url, app.redirectUri);
+  const uid = /\/interaction\/([\w-]+)\//.exec(await login.res.text())![1]!;
+  const step = await agent.submit(`${server.issuer}/interaction/${uid}/login`, app.redirectUri, { login: user.username, password: user.password });
+  expect(step.url).toContain('/second-step');
+  return { agent, uid };
+}
+
 describe('step-up with acr_values', () => {
   it('asks a session signed in with a password only for the second step, without the password', async () => {
     const user = await createUser(server);
@@ -127,18 +141,7 @@ describe('guessing codes', () => {
     // Forty sign-ins at the second step (their passwords checked one after another: the
     // hashing gate would shed a burst of them), then forty wrong codes at once.
     const agents: Array<{ agent: UserAgent; uid: string }> = [];
-    for (let i = 0; i < 40; i += 1) {
-      const agent = new UserAgent();
-      const url = client.buildAuthorizationUrl(app.config, {
-        redirect_uri: app.redirectUri, scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
-      });
-      const login = await agent.follow(url, app.redirectUri);
-      const uid = /\/interaction\/([\w-]+)\//.exec(await login.res.text())![1]!;
-      const step = await agent.submit(`${server.issuer}/interaction/${uid}/login`, app.redirectUri, { login: user.username, password: user.password });
-      expect(step.url).toContain('/second-step');
-      agents.push({ agent, uid });
-    }
+    for (let i = 0; i < 40; i += 1) agents.push(await atSecondStep(user));
     const wrong = appCode(secret, 5);
     const answers = await Promise.all(agents.map(({ agent, uid }) => agent.submit(`${server.issuer}/interaction/${uid}/second-step`, app.redirectUri, { code: wrong })));
     const evaluated = await server.events.model.countDocuments({ accountId: user.sub, type: 'mfa.failed' });
@@ -150,14 +153,7 @@ describe('guessing codes', () => {
 describe('a second step is dated by its first', () => {
   it('does not finish a sign-in whose password changed between the two steps', async () => {
     const { user, secret } = await userWithApp();
-    const agent = new UserAgent();
-    const url = client.buildAuthorizationUrl(app.config, {
-      redirect_uri: app.redirectUri, scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
-    });
-    const login = await agent.follow(url, app.redirectUri);
-    const uid = /\/interaction\/([\w-]+)\//.exec(await login.res.text())![1]!;
-    await agent.submit(`${server.issuer}/interaction/${uid}/login`, app.redirectUri, { login: user.username, password: user.password });
+    const { agent, uid } = await atSecondStep(user);
     const admin = await adminToken(server.issuer);
     expect((await api(server.issuer, admin, 'PATCH', `/users/${user.sub}`, { password: 'a-new-password-for-this-user' })).status).toBe(200);
     const second = await agent.submit(`${server.issuer}/interaction/${uid}/second-step`, app.redirectUri, { code: appCode(secret, 1) });

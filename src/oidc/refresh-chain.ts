@@ -77,18 +77,20 @@ export class RefreshChain {
    */
   async supersede(slot: string, successor: ArtifactDoc, delivered: boolean): Promise<boolean> {
     if (!(await this.fence(successor._id))) return false;
+    // Never a tombstone: a revocation that ended the family meanwhile keeps the slot held.
     const result = await this.#collection().updateOne(
-      { _id: successor._id, parentId: slot, ...(delivered ? {} : { undelivered: { $exists: true } }) },
+      { _id: successor._id, parentId: slot, fence: { $exists: false }, ...(delivered ? {} : { undelivered: { $exists: true } }) },
       { $set: { supersededAt: new Date() }, $unset: { parentId: '' } },
     );
     return result.matchedCount > 0;
   }
 
   /** Blocks `slot` for good. True when a fence holds it (this one or an earlier one);
-   * false when a real successor got there first. */
+   * false when a successor got there first, also one a revocation has since turned into a
+   * tombstone: that token was used, and superseding it would free its parent's slot. */
   async fence(slot: string): Promise<boolean> {
     if (await this.insert(fenceDoc(slot))) return true;
-    return (await this.successorOf(slot))?.fence === true;
+    return (await this.successorOf(slot))?._id === fenceId(slot);
   }
 
   /**

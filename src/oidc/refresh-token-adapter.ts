@@ -139,12 +139,16 @@ export class RefreshTokenAdapter extends MongoAdapter {
    * meanwhile is judged again as a read would judge it. */
   async #commit(ctx: KoaContextWithOIDC, slot: string, doc: ArtifactDoc, load: () => Promise<SlotState | undefined>, rotation?: Rotation): Promise<void> {
     let verdict: Verdict = rotation?.replace ? { kind: 'replace', successor: rotation.replace, grace: rotation.grace } : { kind: 'free' };
+    // Set once another request superseded what this one meant to replace: it is about to fill
+    // the slot it emptied, so an empty slot is its, not free (two retries racing get one token).
+    let outpaced = false;
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt += 1) {
       if (verdict.kind === 'gone') throw new errors.InvalidGrant('grant revoked');
       if (verdict.kind === 'reuse') return this.#replayedAtCommit(ctx, slot, rotation, verdict.superseded);
       const replaced = verdict.kind === 'replace' ? verdict : undefined;
       if (replaced && !(await this.#chain.supersede(slot, replaced.successor, replaced.grace))) {
-        verdict = await this.#decide(ctx, load);
+        outpaced = true;
+        verdict = await this.#decide(ctx, load, undefined, outpaced);
         continue;
       }
       // Replacing a grace retry's undelivered token keeps the grace used.
@@ -153,7 +157,7 @@ export class RefreshTokenAdapter extends MongoAdapter {
         if (replaced) await this.#retried(ctx, rotation?.ids ?? doc, replaced.grace);
         return;
       }
-      verdict = await this.#decide(ctx, load);
+      verdict = await this.#decide(ctx, load, undefined, outpaced);
     }
     throw new errors.InvalidGrant('refresh token rotation lost to concurrent requests');
   }
@@ -163,11 +167,16 @@ export class RefreshTokenAdapter extends MongoAdapter {
    * leave belongs to a request in flight: wait for its outcome (within this request's
    * budget) rather than guess, so a concurrent second holder is still reuse.
    */
-  async #decide(ctx: KoaContextWithOIDC, load: () => Promise<SlotState | undefined>, initial?: SlotState): Promise<Verdict> {
+  async #decide(ctx: KoaContextWithOIDC, load: () => Promise<SlotState | undefined>, initial?: SlotState, outpaced = false): Promise<Verdict> {
     for (let state = initial ?? (await load()); ; state = await load()) {
       if (!state) return { kind: 'gone' };
       const { parent, successor } = state;
       if (parent?.supersededAt) return { kind: 'reuse', superseded: true };
+      // Emptied by the request that outpaced this one: wait for what it stores there.
+      if (!successor && outpaced) {
+        await pause(defaults.operations.deliveryPollMs);
+        continue;
+      }
       if (!successor) return { kind: 'free' };
       // A fenced slot: its token is being superseded (reuse), or a code's grant was revoked.
       if (successor.fence) return parent ? { kind: 'reuse', superseded: true } : { kind: 'gone' };

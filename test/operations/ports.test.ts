@@ -17,7 +17,8 @@ let shared: Record<string, string>;
 async function hold(port: number): Promise<boolean> {
   const server = createServer();
   server.listen(port);
-  const outcome = await Promise.race([once(server, 'listening').then(() => true), once(server, 'error').then(() => false)]);
+  // events.once rejects on 'error': a port someone else holds is the outcome false, not a throw.
+  const outcome = await once(server, 'listening').then(() => true, () => false);
   if (outcome) blocker = server;
   return outcome;
 }

@@ -227,6 +227,19 @@ export const defaults = {
     /** SIGTERM: in-flight requests get this long to finish before connections are cut. */
     shutdownGraceMs: 10_000,
   },
+  /** Sign-in through upstream identity providers (docs/upstream-providers.md). */
+  connectors: {
+    /** What an OpenID Connect connector asks for unless told otherwise. */
+    defaultOidcScopes: 'openid profile email',
+    /** Discovery documents and JWKS are re-read at most this often per connector. */
+    discoveryCacheMs: 5 * 60 * 1000,
+    /** Seconds an upstream's discovery, token or userinfo endpoint may take to answer. */
+    upstreamTimeoutSeconds: 10,
+    /** Connectors one server may have (the login page shows every enabled one). */
+    max: 50,
+    /** Longest username derived from an upstream profile, before a uniqueness suffix. */
+    usernameLength: 48,
+  },
   /** Created only outside production: the development seed printed at start-up. */
   development: {
     adminClientId: 'admin',

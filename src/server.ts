@@ -28,6 +28,7 @@ import { accountCenter, DeviceTracking } from './account/index.js';
 import { Devices } from './account/devices.js';
 import { accountCenterClient } from './account/first-party.js';
 import { ApiAccess } from './apis/access.js';
+import { connectorFeature } from './connectors/index.js';
 import { ApiCatalog } from './apis/catalog.js';
 import { registerConfiguredApi } from './apis/configured-api.js';
 import { describeApi } from './apis/describe.js';
@@ -118,6 +119,7 @@ export async function createServer(
   const accountCenterApp = accountCenterClient(settings);
 
   const sealer = new KeySealer(keySources.encryptionKey);
+  const connectors = await connectorFeature({ settings, connection, sealer, accounts, events, throttle });
   const keyRing = await KeyRing.open({
     collection: keySetCollection(connection), sealer, timing: keyTiming(settings), events, warn: (message) => logger.warn(message),
   }, keySources);
@@ -125,7 +127,7 @@ export async function createServer(
   const providers = new ProviderHost((keys: KeyMaterial) => {
     const provider = new Provider(settings.issuer, providerConfiguration({
       settings, keys, adapter, accounts, resources, staticClients: [adminClient(settings), accountCenterApp],
-      protocols: protocolFeatures(settings, keys, store), signIn: twoStepSignIn(settings),
+      protocols: protocolFeatures(settings, keys, store), signIn: twoStepSignIn(settings), idTokenClaims: connectors.idTokenClaims,
     }));
     auditRefreshFamilies(provider, events);
     auditRegistrations(provider, events);
@@ -166,10 +168,12 @@ export async function createServer(
     signUpRoutes(providers, selfService).routes(),
     emailGate.routes().routes(),
     selfServicePages(providers, selfService).routes(),
+    connectors.routes(providers).routes(),
     interactionRoutes(providers, accounts, throttle, events, {
       loginLinks: (uid) => loginLinks(selfService, uid),
       beforeConsent: (ctx, details) => emailGate.beforeConsent(ctx, details),
       describeApi: describeApis,
+      loginOptions: (uid) => connectors.loginOptions(uid),
       observeSignIn: (outcome) => metrics.signIns.inc({ outcome }),
       beforeLogin: (ctx, details) => twoStep.secondStep.beforeLogin(ctx, details),
       afterPassword: (ctx, details, account) => twoStep.secondStep.afterPassword(ctx, details, account),
@@ -178,7 +182,7 @@ export async function createServer(
     twoStep.secondStep.routes().routes(),
     adminApi({
       settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
-      apiCatalog, builtInAudiences: resources.builtInAudiences, twoStep,
+      apiCatalog, builtInAudiences: resources.builtInAudiences, twoStep, connectors: connectors.catalog,
       emailChanged: (before, after) => emailChanged(selfService, { before, after }, false),
     }),
     accountCenter({

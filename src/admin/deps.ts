@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 
 import type { ApiCatalog } from '../apis/catalog.js';
 import type { Settings } from '../config/settings.js';
+import type { ConnectorCatalog } from '../connectors/catalog.js';
 import type { AccountRecord } from '../db/models/account.js';
 import type { AccountAdmin } from '../oidc/account-admin.js';
 import type { KeyRing } from '../keys/key-ring.js';
@@ -33,6 +34,8 @@ export interface AdminDeps {
    * the new one (false if it could not be sent). The old address is not told: an operator
    * moves an account away from a mailbox that may be lost. */
   emailChanged: (before: AccountRecord, after: AccountRecord) => Promise<boolean>;
+  /** Upstream identity providers and the identities linked through them. */
+  connectors: ConnectorCatalog;
 }
 
 /** Who performed an admin action and from where; goes into security events. */

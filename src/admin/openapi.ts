@@ -4,6 +4,7 @@
  */
 import { defaults } from '../../config/defaults.js';
 import { apiPaths, apiSchemas } from './openapi-apis.js';
+import { connectorPaths, connectorSchemas } from './openapi-connectors.js';
 import {
   body, bodyFailures, closed, date, failure, idParam, int, missing, nextOffset, ok, op, pageParams, ref, str, strings, type Schema,
 } from './openapi-parts.js';
@@ -137,11 +138,11 @@ const schemas: Record<string, Schema> = {
 export function openApiDocument(issuer: string) {
   return {
     openapi: '3.1.0',
-    info: { title: 'Admin API', version: '1.0.0', description: 'Manage apps, users, sessions, grants, signing keys, APIs and roles of this authorization server.' },
+    info: { title: 'Admin API', version: '1.0.0', description: 'Manage apps, users, sessions, grants, signing keys, APIs, roles and upstream identity providers of this authorization server.' },
     servers: [{ url: `${issuer}/admin` }],
     security: [{ adminToken: ['admin'] }],
     components: {
-      schemas: { ...schemas, ...apiSchemas },
+      schemas: { ...schemas, ...apiSchemas, ...connectorSchemas },
       securitySchemes: {
         adminToken: {
           type: 'oauth2',
@@ -224,6 +225,7 @@ export function openApiDocument(issuer: string) {
         }),
       },
       ...apiPaths,
+      ...connectorPaths,
       '/initial-access-tokens': {
         post: op('Create an initial access token for dynamic client registration (RFC 7591)', {
           201: ok('created; the token is shown only here', 'InitialAccessToken'),

@@ -5,6 +5,7 @@ import mount from 'koa-mount';
 import { requireAdminToken } from './authenticate.js';
 import { clientRoutes } from './clients.js';
 import { clientScopeRoutes } from './client-scopes.js';
+import { connectorRoutes } from './connectors.js';
 import { initialAccessTokenRoutes } from './initial-access-tokens.js';
 import { keyRoutes } from './keys.js';
 import type { AdminDeps } from './deps.js';
@@ -26,6 +27,7 @@ export function adminApi(deps: AdminDeps): Koa.Middleware {
   sessionRoutes(router, deps);
   keyRoutes(router, deps);
   initialAccessTokenRoutes(router, deps);
+  connectorRoutes(router, deps);
 
   const document = openApiDocument(deps.settings.issuer);
   const api = new Koa();

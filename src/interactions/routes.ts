@@ -37,6 +37,8 @@ export interface InteractionHooks {
   beforeConsent(ctx: Context, details: Awaited<ReturnType<Provider['interactionDetails']>>): Promise<boolean>;
   /** A registered API's name and its scopes in words, for the consent page. */
   describeApi(indicator: string, scopes: readonly string[]): Promise<{ name: string; scopes: string[] }>;
+  /** More to show on the login page ("Continue with …" buttons). */
+  loginOptions?(uid: string): Promise<Record<string, unknown>>;
   /** Told the outcome of every password sign-in attempt (the sign-in metrics). */
   observeSignIn?(outcome: SignInOutcome): void;
   /** Instead of the login form: a step that needs no password (a step-up); true if it took over. */
@@ -122,11 +124,12 @@ export function interactionRoutes(
     return provider.interactionFinished(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
   });
 
-  function showLogin(ctx: Context, uid: string, clientName: string, error?: string, status = 200, login?: string) {
+  async function showLogin(ctx: Context, uid: string, clientName: string, error?: string, status = 200, login?: string) {
+    const options = await hooks.loginOptions?.(uid);
     ctx.status = status;
     const passkey = hooks.passkeyLogin?.(uid);
     return renderPage(ctx, 'login', {
-      title: 'Sign in', uid, clientName, error, login, ...hooks.loginLinks(uid),
+      title: 'Sign in', uid, clientName, error, login, ...hooks.loginLinks(uid), ...options,
       action: `/interaction/${uid}/login`, abortUrl: `/interaction/${uid}/abort`,
       passkey: passkey && { kind: 'login', label: 'Sign in with a passkey', ...passkey },
     }, { scripts: passkey !== undefined });

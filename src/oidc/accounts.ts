@@ -7,6 +7,8 @@ import { HashGate } from '../security/hash-gate.js';
 import { decoyHash, hashPassword, needsRehash, verifyPassword, type Argon2Params } from '../security/password.js';
 
 export interface NewAccount {
+  /** Chosen by the caller when something must name the account before it exists (a linked identity). */
+  id?: string;
   username: string;
   password: string;
   name?: string;
@@ -48,6 +50,7 @@ export class Accounts {
   async create(input: NewAccount): Promise<AccountRecord> {
     const passwordHash = await this.hash(input.password);
     const doc = await this.#model.create({
+      ...(input.id ? { _id: input.id } : {}),
       username: normalizeUsername(input.username),
       passwordHash,
       name: input.name,

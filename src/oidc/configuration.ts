@@ -1,4 +1,4 @@
-import type { Adapter, ClientMetadata, Configuration, interactionPolicy, KoaContextWithOIDC } from 'oidc-provider';
+import type { Account, Adapter, ClientMetadata, Configuration, interactionPolicy, KoaContextWithOIDC } from 'oidc-provider';
 
 import { claimsByScope, OIDC_SCOPES } from '../../config/claims.js';
 import { defaults } from '../../config/defaults.js';
@@ -16,6 +16,8 @@ import type { ArtifactStore } from './store.js';
 import { PROVIDER_ROUTES } from './routes.js';
 import { interactionPolicyFor, REQUIRE_VERIFIED_EMAIL, validateRequireVerifiedEmail } from '../registration/verified-email-policy.js';
 
+export type IdTokenClaims = (accountId: string, token: { amr?: string[]; authTime?: number } | undefined) => Promise<Record<string, unknown>>;
+
 export interface ConfigurationDeps {
   settings: Settings;
   keys: KeyMaterial;
@@ -25,6 +27,8 @@ export interface ConfigurationDeps {
   resources: ResourceCatalog;
   /** Statically configured clients (the admin client); everything else lives in MongoDB. */
   staticClients: ClientMetadata[];
+  /** Claims a feature adds to the ID token of a sign-in (the connectors' `idp`). */
+  idTokenClaims?: IdTokenClaims;
   /** Protocol features composed elsewhere (src/protocols/): DPoP, PAR, device flow, registration. */
   protocols: NonNullable<Configuration['features']>;
   /** How sign-ins are told apart (two-step verification, src/mfa/): acr values, the login
@@ -44,7 +48,7 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
   return {
     adapter: deps.adapter,
     clients: deps.staticClients,
-    findAccount: (ctx, sub, token) => guardedDatabaseCall(async () => accounts.findAccount(ctx, sub, token)),
+    findAccount: (ctx, sub, token) => guardedDatabaseCall(async () => withIdTokenClaims(await accounts.findAccount(ctx, sub, token), token, deps.idTokenClaims)),
     loadExistingGrant: loadExistingGrant(settings),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: { keys: keys.cookieKeys, long: cookie, short: cookie },
@@ -141,6 +145,19 @@ export function providerConfiguration(deps: ConfigurationDeps): Configuration {
     renderError: (ctx: KoaContextWithOIDC, out) => renderPage(ctx, 'error', {
       title: 'Something went wrong', error: out.error, errorDescription: out.error_description,
     }),
+  };
+}
+
+/** The account with the feature's ID token claims added (the scopes' claim lists still decide what is released). */
+function withIdTokenClaims(account: Account | undefined, token: unknown, extra: IdTokenClaims | undefined): Account | undefined {
+  if (!account || !extra) return account;
+  const dated = token as { amr?: string[]; authTime?: number } | undefined;
+  return {
+    ...account,
+    async claims(use, scope, claims, rejected) {
+      const own = await account.claims(use, scope, claims, rejected);
+      return use === 'id_token' ? { ...(await extra(account.accountId, dated)), ...own } : own;
+    },
   };
 }
 

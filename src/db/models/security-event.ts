@@ -34,6 +34,10 @@ export const SECURITY_EVENT_TYPES = [
   'mfa.recovery_code_used',
   'mfa.failed',
   'user.mfa_reset',
+  'upstream.signed_in',
+  'upstream.refused',
+  'identity.linked',
+  'identity.unlinked',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

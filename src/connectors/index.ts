@@ -1,0 +1,57 @@
+import type { Connection } from 'mongoose';
+
+import type { Settings } from '../config/settings.js';
+import type { KeySealer } from '../keys/sealing.js';
+import type { Accounts } from '../oidc/accounts.js';
+import type { IdTokenClaims } from '../oidc/configuration.js';
+import type { ProviderSource } from '../oidc/provider-host.js';
+import type { SecurityEvents } from '../security/events.js';
+import type { LoginThrottle } from '../security/login-throttle.js';
+import { ConnectorCatalog } from './catalog.js';
+import { FederatedSignIns } from './federated-sign-ins.js';
+import { Federation } from './federation.js';
+import { connectorCollections, ensureConnectorIndexes } from './records.js';
+import { connectorRoutes } from './routes.js';
+import { Upstreams } from './upstream.js';
+
+export interface ConnectorFeatureDeps {
+  settings: Settings;
+  connection: Connection;
+  sealer: KeySealer;
+  accounts: Accounts;
+  events: SecurityEvents;
+  throttle: LoginThrottle;
+}
+
+/** Sign-in through upstream providers, as the server composes it: the catalog, the routes, the login page's buttons and the ID token's `idp`. */
+export async function connectorFeature(deps: ConnectorFeatureDeps) {
+  const { settings, accounts, events, throttle } = deps;
+  const collections = connectorCollections(deps.connection);
+  await ensureConnectorIndexes(collections);
+  // Plain-http upstreams (a provider on the developer's machine) only outside production.
+  const upstreams = new Upstreams(settings.issuer, !settings.production);
+  const catalog = new ConnectorCatalog(collections, deps.sealer, upstreams, settings.production);
+  const federation = new Federation(collections, accounts, events, settings.registration === 'open');
+  const signIns = new FederatedSignIns(collections.signIns, settings.ttl.grant);
+
+  const idTokenClaims: IdTokenClaims = async (accountId, token) => {
+    const idp = await signIns.idpOf(accountId, token);
+    return idp ? { idp } : {};
+  };
+  return {
+    catalog,
+    idTokenClaims,
+    routes: (providers: ProviderSource) => connectorRoutes({
+      providers, catalog, upstreams, federation, signIns, credentials: { accounts, throttle, events },
+    }),
+    /** The "Continue with …" buttons of the login page. */
+    async loginOptions(uid: string) {
+      const connectors = (await catalog.enabled()).map((connector) => ({
+        name: connector.name, url: `/interaction/${uid}/connectors/${encodeURIComponent(connector._id)}`,
+      }));
+      return { connectors };
+    },
+  };
+}
+
+export type ConnectorFeature = Awaited<ReturnType<typeof connectorFeature>>;

@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { adminToken, api, Contract } from '../admin/support.js';
+import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { UserAgent } from '../support/user-agent.js';
+import { FederatedBrowser } from './flow.js';
+import { startOidcUpstream, type OidcUpstream } from './upstreams.js';
+
+let server: TestServer;
+let upstream: OidcUpstream;
+let rp: RegisteredClient;
+let token: string;
+let contract: Contract;
+let connectorId: string;
+
+const call = (method: string, path: string, body?: unknown) => api(server.issuer, token, method, path, body);
+const identities = () => server.accounts.model.db.collection('identities');
+
+beforeAll(async () => {
+  upstream = await startOidcUpstream();
+  server = await startServer({ env: { OUTBOUND_PRIVATE_NETWORKS: 'true' } });
+  token = await adminToken(server.issuer);
+  contract = await Contract.fetch(`${server.issuer}/admin/openapi.json`);
+  rp = await registerClient(server);
+  const created = await call('POST', '/connectors', {
+    type: 'oidc', name: 'Acme SSO', issuer: upstream.issuer, client_id: upstream.clientId, client_secret: upstream.clientSecret,
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  contract.check('POST', '/connectors', created);
+  connectorId = String(created.body.id);
+  await upstream.allowRedirect(String(created.body.redirect_uri));
+});
+afterAll(async () => {
+  await server?.close();
+  await upstream?.close();
+});
+
+async function signIn(user: OidcUpstream['user'], browser = new FederatedBrowser(server.issuer, rp)) {
+  upstream.user = user;
+  await browser.open();
+  const answer = await browser.toUpstream('Acme SSO');
+  return { browser, answer, ...(await browser.back(answer)) };
+}
+
+describe('signing in through an OpenID Connect provider', () => {
+  it('creates an account for a new upstream user, and the ID token says how (amr fed) and through whom (idp)', async () => {
+    const { tokens, page } = await signIn({ sub: 'jit-1', email: 'Newbie@Corp.test', email_verified: true, name: 'New Bie', preferred_username: 'newbie' });
+    expect(page, page?.html.slice(0, 500)).toBeUndefined();
+    const claims = tokens!.claims()!;
+    expect(claims).toMatchObject({ amr: ['fed'], idp: 'Acme SSO', email: 'newbie@corp.test', email_verified: true, name: 'New Bie', preferred_username: 'newbie' });
+    const account = await server.accounts.model.findById(claims.sub).lean();
+    expect(account).toMatchObject({ username: 'newbie', email: 'newbie@corp.test', emailVerified: true });
+    expect(await identities().findOne({ connector_id: connectorId, sub: 'jit-1' })).toMatchObject({ account_id: claims.sub });
+    const events = await server.events.model.find({ accountId: claims.sub }).lean();
+    expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['upstream.signed_in', 'user.signed_up']));
+    expect(events.find((event) => event.type === 'upstream.signed_in')!.detail).toMatchObject({ connector: 'Acme SSO', created: true });
+    expect(JSON.stringify(events)).not.toMatch(/access_token|id_token|eyJ/);
+  });
+
+  it('signs a returning upstream user in to the same account, whatever their upstream email is now', async () => {
+    const first = await signIn({ sub: 'back-1', email: 'back@corp.test', email_verified: true, preferred_username: 'back' });
+    const again = await signIn({ sub: 'back-1', email: 'elsewhere@corp.test', email_verified: true, preferred_username: 'back' });
+    expect(again.tokens!.claims()!.sub).toBe(first.tokens!.claims()!.sub);
+    expect(await server.accounts.model.countDocuments({ username: { $regex: '^back' } })).toBe(1);
+  });
+
+  it('marks the email verified only when the upstream says so, and makes a taken username unique', async () => {
+    const { tokens } = await signIn({ sub: 'unverified-1', email: 'maybe@corp.test', email_verified: false, preferred_username: 'newbie' });
+    const account = await server.accounts.model.findById(tokens!.claims()!.sub).lean();
+    expect(account).toMatchObject({ email: 'maybe@corp.test', emailVerified: false });
+    expect(account!.username).toMatch(/^newbie-[0-9a-f]{6}$/);
+  });
+
+  it('a password sign-in keeps amr pwd and no idp', async () => {
+    const { codeFlow } = await import('../support/relying-party.js');
+    const user = await createUser(server);
+    const { tokens } = await codeFlow(rp, { login: user });
+    expect(tokens.claims()).toMatchObject({ amr: ['pwd'] });
+    expect(tokens.claims()!.idp).toBeUndefined();
+  });
+});
+
+describe('an upstream email that is already an account here', () => {
+  it('is never linked silently: the account password is required, and a wrong one links nothing', async () => {
+    const local = await createUser(server);
+    const { page, browser } = await signIn({ sub: 'collide-1', email: local.email.toUpperCase(), email_verified: true });
+    expect(page!.status).toBe(200);
+    expect(page!.html).toContain('Link your account');
+    expect(page!.html).not.toContain('name="login"');
+
+    const wrong = await browser.submit(`/interaction/${browser.uid}/link`, { password: 'not-the-password' });
+    expect(wrong.page!.status).toBe(401);
+    expect(wrong.page!.html).toContain('not the password');
+    expect(await identities().countDocuments({ sub: 'collide-1' })).toBe(0);
+
+    const right = await browser.submit(`/interaction/${browser.uid}/link`, { password: local.password });
+    expect(right.tokens!.claims()).toMatchObject({ sub: local.sub, amr: ['fed'], idp: 'Acme SSO' });
+    expect(await server.events.model.countDocuments({ accountId: local.sub, type: 'identity.linked' })).toBe(1);
+
+    // Linked now: the next sign-in goes straight in.
+    const next = await signIn({ sub: 'collide-1', email: local.email, email_verified: true });
+    expect(next.tokens!.claims()!.sub).toBe(local.sub);
+  });
+
+  it('starting over instead of typing the password leaves the account unlinked', async () => {
+    const local = await createUser(server);
+    const { page } = await signIn({ sub: 'collide-2', email: local.email, email_verified: true });
+    expect(page!.html).toContain(`href="/interaction/`);
+    expect(await identities().countDocuments({ sub: 'collide-2' })).toBe(0);
+    expect(await server.accounts.model.countDocuments({ email: local.email })).toBe(1);
+  });
+});
+
+describe('refused answers', () => {
+  it('refuses a replayed answer and one with a state it never issued', async () => {
+    const { answer, browser } = await signIn({ sub: 'replay-1', email: 'replay@corp.test', email_verified: true });
+    const replayed = await browser.agent.follow(answer, rp.redirectUri);
+    expect(replayed.res.status).toBe(400);
+    expect(await replayed.res.text()).toContain('expired or was already completed');
+
+    const forged = new URL(answer);
+    forged.searchParams.set('state', 'forged');
+    const res = await new UserAgent().request(forged);
+    expect(res.status).toBe(400);
+  });
+
+  it("refuses another provider's answer delivered for this one (mix-up), with a way back to the sign-in", async () => {
+    const other = await startOidcUpstream();
+    try {
+      const created = await call('POST', '/connectors', {
+        type: 'oidc', name: 'Other IdP', issuer: other.issuer, client_id: other.clientId, client_secret: other.clientSecret,
+      });
+      await other.allowRedirect(String(created.body.redirect_uri));
+      other.user = { sub: 'victim', email: 'victim@other.test', email_verified: true };
+      const attacker = new FederatedBrowser(server.issuer, rp);
+      await attacker.open();
+      const otherAnswer = new URL(await attacker.toUpstream('Other IdP'));
+
+      const victim = new FederatedBrowser(server.issuer, rp);
+      await victim.open();
+      const acmeRequest = await victim.start('Acme SSO');
+      const mixed = new URL(`${server.issuer}/connectors/${connectorId}/callback`);
+      mixed.search = new URLSearchParams({
+        code: otherAnswer.searchParams.get('code')!, state: acmeRequest.searchParams.get('state')!, iss: otherAnswer.searchParams.get('iss') ?? other.issuer,
+      }).toString();
+      const { page } = await victim.back(mixed.href);
+      expect(page!.status).toBe(400);
+      expect(page!.html).toContain('failed a check');
+      expect(page!.html).toContain('Back to sign in');
+      expect(page!.html).toContain(`/interaction/${victim.uid}`);
+      expect(await identities().countDocuments({ sub: 'victim' })).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('ends a sign-in the user denied upstream on a page with a way back', async () => {
+    const browser = new FederatedBrowser(server.issuer, rp);
+    await browser.open();
+    const request = await browser.start('Acme SSO');
+    const denied = new URL(`${server.issuer}/connectors/${connectorId}/callback`);
+    denied.search = new URLSearchParams({ error: 'access_denied', state: request.searchParams.get('state')!, iss: upstream.issuer }).toString();
+    const { page } = await browser.back(denied.href);
+    expect(page!.status).toBe(400);
+    expect(page!.html).toContain('cancelled');
+    expect(page!.html).toContain(`href="/interaction/${browser.uid}"`);
+  });
+
+  it('refuses an answer for an interaction in another browser', async () => {
+    const browser = new FederatedBrowser(server.issuer, rp);
+    await browser.open();
+    const request = await browser.start('Acme SSO');
+    upstream.user = { sub: 'stolen-1', email: 'stolen@corp.test', email_verified: true };
+    const step = await new UserAgent().follow(request, server.issuer);
+    // The answer reaches someone else's browser: no interaction cookie, no sign-in.
+    const elsewhere = await new UserAgent().follow(step.url, rp.redirectUri);
+    expect(elsewhere.res.status).toBe(400);
+    expect(await elsewhere.res.text()).toContain('interaction session');
+    expect(await identities().countDocuments({ sub: 'stolen-1' })).toBe(0);
+  });
+});
+
+describe('accounts that may not sign in', () => {
+  it('a disabled account cannot come back through its connector', async () => {
+    const { tokens } = await signIn({ sub: 'disabled-1', email: 'gone@corp.test', email_verified: true });
+    const sub = tokens!.claims()!.sub;
+    expect((await call('PATCH', `/users/${sub}`, { disabled: true })).status).toBe(200);
+    const { page } = await signIn({ sub: 'disabled-1', email: 'gone@corp.test', email_verified: true });
+    expect(page!.status).toBe(403);
+    expect(page!.html).toContain('disabled');
+  });
+
+  it('with REGISTRATION=closed, a new upstream user is refused with a clear message', async () => {
+    const closed = await startServer({ env: { OUTBOUND_PRIVATE_NETWORKS: 'true', REGISTRATION: 'closed' } });
+    try {
+      const adminCall = async (body: unknown) => api(closed.issuer, await adminToken(closed.issuer), 'POST', '/connectors', body);
+      const created = await adminCall({ type: 'oidc', name: 'Acme SSO', issuer: upstream.issuer, client_id: upstream.clientId, client_secret: upstream.clientSecret });
+      await upstream.allowRedirect(String(created.body.redirect_uri));
+      const app = await registerClient(closed);
+      const { page } = await signIn({ sub: 'closed-1', email: 'closed@corp.test', email_verified: true }, new FederatedBrowser(closed.issuer, app));
+      expect(page!.status).toBe(403);
+      expect(page!.html).toContain('new accounts cannot be created');
+      expect(await closed.accounts.model.countDocuments({ email: 'closed@corp.test' })).toBe(0);
+    } finally {
+      await closed.close();
+    }
+  });
+});

@@ -160,6 +160,8 @@ function asUpstreamError(err: unknown): UpstreamError {
     return new UpstreamError(err.error === 'access_denied' ? 'You cancelled, or the provider refused the sign-in.' : `The provider answered: ${err.error}`);
   }
   if (err instanceof client.ResponseBodyError) return new UpstreamError(`The provider refused the code: ${err.error}`);
-  const message = err instanceof Error ? err.message : String(err);
+  // openid-client wraps oauth4webapi's error, which names the claim that failed (iss, aud, nonce, …).
+  const cause = err instanceof Error ? err.cause : undefined;
+  const message = cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err);
   return new UpstreamError(`The provider's answer failed a check: ${message}`);
 }

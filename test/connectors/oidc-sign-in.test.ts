@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { adminToken, api, Contract } from '../admin/support.js';
@@ -152,6 +154,41 @@ describe('refused answers', () => {
       expect(await identities().countDocuments({ sub: 'victim' })).toBe(0);
     } finally {
       await other.close();
+    }
+  });
+
+  it('refuses an ID token issued by another issuer than the connector names', async () => {
+    const real = await startOidcUpstream();
+    // An impostor names itself the issuer in its discovery, but its endpoints are the real provider's.
+    const impostor = createServer((req, res) => {
+      void fetch(`${real.issuer}/.well-known/openid-configuration`).then(async (answer) => {
+        const metadata = await answer.json() as Record<string, unknown>;
+        const { port } = impostor.address() as AddressInfo;
+        res.writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ...metadata, issuer: `http://127.0.0.1:${port}`, authorization_response_iss_parameter_supported: false }));
+      });
+    });
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = impostor.address() as AddressInfo;
+      const created = await call('POST', '/connectors', {
+        type: 'oidc', name: 'Impostor', issuer: `http://127.0.0.1:${port}`, client_id: real.clientId, client_secret: real.clientSecret,
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      await real.allowRedirect(String(created.body.redirect_uri));
+      real.user = { sub: 'impostor-1', email: 'impostor@real.test', email_verified: true };
+      const browser = new FederatedBrowser(server.issuer, rp);
+      await browser.open();
+      const answer = new URL(await browser.toUpstream('Impostor'));
+      answer.searchParams.delete('iss');
+      const { page } = await browser.back(answer.href);
+      expect(page!.status).toBe(400);
+      expect(page!.html).toMatch(/failed a check: unexpected JWT &#34;iss&#34; \(issuer\) claim value/);
+      expect(await identities().countDocuments({ sub: 'impostor-1' })).toBe(0);
+    } finally {
+      impostor.closeAllConnections();
+      await new Promise((resolve) => impostor.close(resolve));
+      await real.close();
     }
   });
 

@@ -182,12 +182,13 @@ export async function createServer(
     twoStep.secondStep.routes().routes(),
     adminApi({
       settings, providers, keyRing, store, events, cutOffs, verifyAccessToken, users, adminAudience: resources.adminAudience,
-      apiCatalog, builtInAudiences: resources.builtInAudiences, twoStep, connectors: connectors.catalog,
+      apiCatalog, builtInAudiences: resources.builtInAudiences, twoStep,
+      connectors: connectors.catalog, identities: connectors.identities,
       emailChanged: (before, after) => emailChanged(selfService, { before, after }, false),
     }),
     accountCenter({
       settings, providers, keyRing, store, events, cutOffs, users, accounts, throttle, devices, verifyAccessToken, limits, twoStep,
-      accountAudience: resources.accountAudience, describeApi: describeApis,
+      accountAudience: resources.accountAudience, describeApi: describeApis, identities: connectors.identities,
       emailChanged: (before, after) => emailChanged(selfService, { before, after }, true),
     }),
   ]));

@@ -1,3 +1,4 @@
+import type { LinkedIdentities } from '../connectors/identities.js';
 import type { AccessTokenVerifier } from '../oidc/access-tokens.js';
 import type { ActionDeps } from './actions.js';
 import type { OverviewDeps } from './overview.js';
@@ -10,4 +11,6 @@ export interface AccountCenterDeps extends SignInDeps, OverviewDeps, ActionDeps,
   verifyAccessToken: AccessTokenVerifier;
   accountAudience: string;
   twoStep: TwoStepManagement;
+  /** Sign-in options at upstream providers linked to the account. */
+  identities: LinkedIdentities;
 }

@@ -31,6 +31,7 @@ const NOTICES = new Map<string, string>([
   ['passkey-added', 'Your passkey is added: it can sign you in on its own, or as the second step after your password.'],
   ['passkey-renamed', 'The passkey’s name is saved.'],
   ['passkey-removed', 'The passkey is removed.'],
+  ['identity-unlinked', 'That sign-in option is unlinked: it no longer signs you in here.'],
 ]);
 const EMAIL_CHANGES_LIMITED = 'Too many email address changes from your account or network. Try again later.';
 const ACCOUNT_CHANGED = 'Your account changed while this was checked. Open your account again and retry.';
@@ -134,6 +135,17 @@ export function accountPages(deps: AccountCenterDeps): Router {
     return ctx.redirect(sessionId.data === visit.sessionUid ? '/account' : '/account?notice=session-ended');
   });
 
+  router.post('/identities/:identityId/unlink', form, guard, recent, async (ctx) => {
+    const visit = ctx.state.visit as AccountVisit;
+    const identityId = id.safeParse(ctx.params.identityId);
+    const outcome = identityId.success ? await deps.identities.unlinkByUser(visit.account, identityId.data, origin(ctx)) : 'not_found';
+    if (outcome === 'not_found') return gone(ctx, 'identity');
+    if (outcome === 'last_way_in') {
+      return message(ctx, 409, 'Keep a way to sign in', 'This is your only way to sign in. Set a password first (use "Forgot password?" on the sign-in page), or link another provider.');
+    }
+    return ctx.redirect('/account?notice=identity-unlinked');
+  });
+
   router.post('/password', form, guard, async (ctx) => {
     const visit = ctx.state.visit as AccountVisit;
     const input = passwordChange.safeParse(ctx.request.body);
@@ -164,15 +176,16 @@ export function accountPages(deps: AccountCenterDeps): Router {
   });
 
   async function showHome(ctx: Context, visit: AccountVisit, extra: Record<string, unknown>, status = 200) {
-    const [apps, sessions, activity] = await Promise.all([
+    const [apps, sessions, activity, identities] = await Promise.all([
       connectedApps(deps, visit.account._id),
       signedInSessions(deps, visit.account, visit.sessionUid),
       recentActivity(deps, visit.account),
+      deps.identities.list(visit.account._id),
     ]);
     ctx.status = status;
     const twoStep = { ...(await deps.twoStep.factors.state(visit.account._id)), passkeyList: await deps.twoStep.passkeys.list(visit.account._id) };
     return renderPage(ctx, 'account/index', {
-      title: 'Your account', wide: true, account: visit.account, apps, sessions, activity, twoStep,
+      title: 'Your account', wide: true, account: visit.account, apps, sessions, activity, twoStep, identities,
       csrfToken: visit.csrfToken, recent: isRecent(deps.settings, visit), ...extra,
     });
   }
@@ -186,10 +199,14 @@ function message(ctx: Context, status: number, heading: string, text: string) {
 }
 
 /** A stale or foreign id: the same answer either way, so another user's ids reveal nothing. */
-function gone(ctx: Context, what: 'app' | 'session') {
-  return message(ctx, 404, 'Nothing to do', what === 'app'
-    ? 'That app has no access to your account (any more). Nothing was changed.'
-    : 'That device is not signed in to your account (any more). Nothing was changed.');
+const GONE = {
+  app: 'That app has no access to your account (any more). Nothing was changed.',
+  session: 'That device is not signed in to your account (any more). Nothing was changed.',
+  identity: 'That sign-in option is not linked to your account (any more). Nothing was changed.',
+} as const;
+
+function gone(ctx: Context, what: keyof typeof GONE) {
+  return message(ctx, 404, 'Nothing to do', GONE[what]);
 }
 
 /** Client errors (a body too large, say) as a page; anything else stays a bare 500 (src/http/errors.ts). */

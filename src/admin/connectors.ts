@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import { ConnectorInputError, type ConnectorInput } from '../connectors/catalog.js';
 import { redirectUriOf, type ConnectorRecord } from '../connectors/records.js';
 import { connectorPatch, newConnector } from './connector-schemas.js';
-import type { AdminDeps } from './deps.js';
+import { auditOf, type AdminDeps } from './deps.js';
 import { AdminError, notFound, parse, reply } from './http.js';
 import { pathId } from './schemas.js';
 
@@ -44,6 +44,25 @@ export function connectorRoutes(router: Router, deps: AdminDeps): void {
     const updated = await connectors.update(current, input).catch(asBadInput);
     if (!updated) throw notFound('connector');
     reply(ctx, 200, view(updated));
+  });
+
+  router.get('/users/:id/identities', async (ctx) => {
+    const user = await deps.users.find(parse(pathId, ctx.params.id));
+    if (!user) throw notFound('user');
+    const identities = await deps.identities.list(user._id);
+    reply(ctx, 200, {
+      identities: identities.map((identity) => ({
+        id: identity.id, connector_id: identity.connectorId, connector_name: identity.connectorName, sub: identity.sub,
+        email: identity.email, linked_at: identity.linkedAt, last_sign_in_at: identity.lastSignInAt,
+      })),
+    });
+  });
+
+  router.delete('/users/:id/identities/:identityId', async (ctx) => {
+    const userId = parse(pathId, ctx.params.id);
+    const identityId = parse(pathId, ctx.params.identityId);
+    if (await deps.identities.unlinkByAdmin(userId, identityId, auditOf(ctx)) !== 'unlinked') throw notFound('identity');
+    reply(ctx, 200, { id: identityId });
   });
 
   router.delete('/connectors/:id', async (ctx) => {

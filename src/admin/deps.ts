@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { ApiCatalog } from '../apis/catalog.js';
 import type { Settings } from '../config/settings.js';
 import type { ConnectorCatalog } from '../connectors/catalog.js';
+import type { LinkedIdentities } from '../connectors/identities.js';
 import type { AccountRecord } from '../db/models/account.js';
 import type { AccountAdmin } from '../oidc/account-admin.js';
 import type { KeyRing } from '../keys/key-ring.js';
@@ -36,6 +37,7 @@ export interface AdminDeps {
   emailChanged: (before: AccountRecord, after: AccountRecord) => Promise<boolean>;
   /** Upstream identity providers and the identities linked through them. */
   connectors: ConnectorCatalog;
+  identities: LinkedIdentities;
 }
 
 /** Who performed an admin action and from where; goes into security events. */

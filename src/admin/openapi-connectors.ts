@@ -41,10 +41,25 @@ export const connectorSchemas: Record<string, Schema> = {
     ],
   },
   ConnectorList: closed({ connectors: { type: 'array', items: ref('Connector') } }, ['connectors']),
+  Identity: closed({
+    id: str, connector_id: str, connector_name: { ...str, description: 'absent when the connector was removed' },
+    sub: { ...str, description: "the user's id at the upstream provider" }, email: { ...str, description: 'as the upstream last said' },
+    linked_at: date, last_sign_in_at: date,
+  }, ['id', 'connector_id', 'sub', 'linked_at']),
+  IdentityList: closed({ identities: { type: 'array', items: ref('Identity') } }, ['identities']),
+  IdentityUnlinked: closed({ id: str }, ['id']),
   ConnectorDeleted: closed({ id: str, identities_removed: int }, ['id', 'identities_removed']),
 };
 
 export const connectorPaths = {
+  '/users/{id}/identities': {
+    parameters: [idParam('id')],
+    get: op("The user's identities at upstream providers", { 200: ok('linked identities', 'IdentityList'), ...missing }),
+  },
+  '/users/{id}/identities/{identityId}': {
+    parameters: [idParam('id'), idParam('identityId')],
+    delete: op('Unlink an identity: its upstream user no longer signs in to this account', { 200: ok('unlinked', 'IdentityUnlinked'), ...missing }),
+  },
   '/connectors': {
     post: op('Add an upstream identity provider; the answer names the redirect URI to register there', {
       201: ok('added', 'Connector'), ...bodyFailures,

@@ -79,6 +79,7 @@ export function userRoutes(router: Router, deps: AdminDeps): void {
     // Account ids are random UUIDs, never reused: a late role assignment could only leave an inert record.
     await deps.apiCatalog.collections.accountRoles.deleteOne({ _id: account._id });
     await deps.twoStep.factors.removeAll(account._id);
+    await deps.identities.removeAll(account._id);
     reply(ctx, 200, { id: account._id, revoked });
   });
 

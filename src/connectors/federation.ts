@@ -4,7 +4,7 @@ import { defaults } from '../../config/defaults.js';
 import { duplicateField, normalizeUsername, type AccountRecord } from '../db/models/account.js';
 import type { Accounts } from '../oidc/accounts.js';
 import type { RequestOrigin, SecurityEvents } from '../security/events.js';
-import type { ConnectorCollections, ConnectorRecord, UpstreamProfile } from './records.js';
+import { identityId, passwordFingerprint, type ConnectorCollections, type ConnectorRecord, type UpstreamProfile } from './records.js';
 
 export type FederatedOutcome =
   | { kind: 'signed_in'; account: AccountRecord; created: boolean }
@@ -70,25 +70,26 @@ export class Federation {
     if (!(await this.#reserve(connector, profile, accountId))) return this.resolve(connector, profile, origin);
     const created = await this.#newAccount(accountId, profile);
     if (created !== 'email_taken') {
+      // Its password is one nobody knows; noted so unlinking can tell whether the user has set their own since.
+      await this.#collections.identities.updateOne({ _id: identityId(connector, profile) }, { $set: { created_with: passwordFingerprint(created.passwordHash) } });
       await this.#events.record('user.signed_up', { accountId, ...origin, detail: { connector: connector.name } });
       return this.#signIn(accountId, connector, profile, origin, true);
     }
     // Someone registered the address meanwhile: the identity is theirs only after they prove it.
-    await this.#collections.identities.deleteOne({ _id: `${connector._id}:${profile.sub}` });
+    await this.#collections.identities.deleteOne({ _id: identityId(connector, profile) });
     return this.resolve(connector, profile, origin);
   }
 
-  async #newAccount(id: string, profile: UpstreamProfile): Promise<'created' | 'email_taken'> {
+  async #newAccount(id: string, profile: UpstreamProfile): Promise<AccountRecord | 'email_taken'> {
     const base = usernameBase(profile);
     for (let attempt = 0; attempt < USERNAME_TRIES; attempt += 1) {
       const username = attempt === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
       try {
         // No password anyone knows: "Forgot password?" can set one later.
-        await this.#accounts.create({
+        return await this.#accounts.create({
           id, username, password: randomBytes(32).toString('base64url'),
           name: profile.name, email: profile.email, emailVerified: profile.emailVerified,
         });
-        return 'created';
       } catch (err) {
         const field = duplicateField(err);
         if (field === 'email') return 'email_taken';
@@ -101,7 +102,7 @@ export class Federation {
   async #reserve(connector: ConnectorRecord, profile: UpstreamProfile, accountId: string): Promise<boolean> {
     try {
       await this.#collections.identities.insertOne({
-        _id: `${connector._id}:${profile.sub}`, connector_id: connector._id, sub: profile.sub, account_id: accountId,
+        _id: identityId(connector, profile), connector_id: connector._id, sub: profile.sub, account_id: accountId,
         ...(profile.email ? { email: profile.email } : {}), linked_at: new Date(),
       });
       return true;

@@ -10,6 +10,7 @@ import type { LoginThrottle } from '../security/login-throttle.js';
 import { ConnectorCatalog } from './catalog.js';
 import { FederatedSignIns } from './federated-sign-ins.js';
 import { Federation } from './federation.js';
+import { LinkedIdentities } from './identities.js';
 import { connectorCollections, ensureConnectorIndexes } from './records.js';
 import { connectorRoutes } from './routes.js';
 import { Upstreams } from './upstream.js';
@@ -40,6 +41,7 @@ export async function connectorFeature(deps: ConnectorFeatureDeps) {
   };
   return {
     catalog,
+    identities: new LinkedIdentities(collections, events),
     idTokenClaims,
     routes: (providers: ProviderSource) => connectorRoutes({
       providers, catalog, upstreams, federation, signIns, credentials: { accounts, throttle, events },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Collection, Connection } from 'mongoose';
 
 /** Where an upstream provider reads a user's profile: OpenID Connect claims, or JSON paths of an OAuth 2.0 userinfo answer. */
@@ -47,6 +48,17 @@ export interface IdentityRecord {
   email?: string;
   linked_at: Date;
   last_sign_in_at?: Date;
+  /** For an account this identity created: a fingerprint of the password hash it was made with, one nobody knows. */
+  created_with?: string;
+}
+
+export function identityId(connector: { _id: string }, profile: { sub: string }): string {
+  return `${connector._id}:${profile.sub}`;
+}
+
+/** Tells whether an account still has the unknown password it was created with (not the hash itself). */
+export function passwordFingerprint(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url');
 }
 
 /** What the upstream said about the user, reduced to what we use. */

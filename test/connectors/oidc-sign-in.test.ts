@@ -2,41 +2,28 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { adminToken, api, Contract } from '../admin/support.js';
+import { adminToken, api } from '../admin/support.js';
 import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { UserAgent } from '../support/user-agent.js';
 import { FederatedBrowser } from './flow.js';
+import { withOidcConnector, type OidcSetup } from './setup.js';
 import { startOidcUpstream, type OidcUpstream } from './upstreams.js';
 
+let setup: OidcSetup;
 let server: TestServer;
 let upstream: OidcUpstream;
 let rp: RegisteredClient;
-let token: string;
-let contract: Contract;
 let connectorId: string;
 
-const call = (method: string, path: string, body?: unknown) => api(server.issuer, token, method, path, body);
+const call = (method: string, path: string, body?: unknown) => setup.call(method, path, body);
 const identities = () => server.accounts.model.db.collection('identities');
 
 beforeAll(async () => {
-  upstream = await startOidcUpstream();
-  server = await startServer({ env: { OUTBOUND_PRIVATE_NETWORKS: 'true' } });
-  token = await adminToken(server.issuer);
-  contract = await Contract.fetch(`${server.issuer}/admin/openapi.json`);
-  rp = await registerClient(server);
-  const created = await call('POST', '/connectors', {
-    type: 'oidc', name: 'Acme SSO', issuer: upstream.issuer, client_id: upstream.clientId, client_secret: upstream.clientSecret,
-  });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  contract.check('POST', '/connectors', created);
-  connectorId = String(created.body.id);
-  await upstream.allowRedirect(String(created.body.redirect_uri));
+  setup = await withOidcConnector();
+  ({ server, upstream, rp, connectorId } = setup);
 });
-afterAll(async () => {
-  await server?.close();
-  await upstream?.close();
-});
+afterAll(async () => setup?.close());
 
 async function signIn(user: OidcUpstream['user'], browser = new FederatedBrowser(server.issuer, rp)) {
   upstream.user = user;

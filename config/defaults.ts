@@ -233,8 +233,6 @@ export const defaults = {
     defaultOidcScopes: 'openid profile email',
     /** Discovery documents and JWKS are re-read at most this often per connector. */
     discoveryCacheMs: 5 * 60 * 1000,
-    /** Seconds an upstream's discovery, token or userinfo endpoint may take to answer. */
-    upstreamTimeoutSeconds: 10,
     /** Connectors one server may have (the login page shows every enabled one). */
     max: 50,
     /** Longest username derived from an upstream profile, before a uniqueness suffix. */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import Koa from 'koa';
 import type { Connection } from 'mongoose';
 import Provider, { type ClientMetadata } from 'oidc-provider';
+import fetchRequest from 'oidc-provider/lib/helpers/fetch_request.js';
 
 import { defaults } from '../config/defaults.js';
 import type { KeyMaterial, KeySources } from './config/keys.js';
@@ -119,7 +120,11 @@ export async function createServer(
   const accountCenterApp = accountCenterClient(settings);
 
   const sealer = new KeySealer(keySources.encryptionKey);
-  const connectors = await connectorFeature({ settings, connection, sealer, accounts, events, throttle });
+  const connectors = await connectorFeature({
+    settings, connection, sealer, accounts, events, throttle,
+    // Called only once requests flow, by when `providers` below exists.
+    outboundFetch: (url, options) => fetchRequest(providers.provider, url, options),
+  });
   const keyRing = await KeyRing.open({
     collection: keySetCollection(connection), sealer, timing: keyTiming(settings), events, warn: (message) => logger.warn(message),
   }, keySources);

@@ -13,7 +13,7 @@ import { Federation } from './federation.js';
 import { LinkedIdentities } from './identities.js';
 import { connectorCollections, ensureConnectorIndexes } from './records.js';
 import { connectorRoutes } from './routes.js';
-import { Upstreams } from './upstream.js';
+import { Upstreams, type OutboundFetch } from './upstream.js';
 
 export interface ConnectorFeatureDeps {
   settings: Settings;
@@ -22,6 +22,8 @@ export interface ConnectorFeatureDeps {
   accounts: Accounts;
   events: SecurityEvents;
   throttle: LoginThrottle;
+  /** Requests to upstream providers: through oidc-provider's, so OUTBOUND_PRIVATE_NETWORKS and its SSRF guard apply alike. */
+  outboundFetch: OutboundFetch;
 }
 
 /** Sign-in through upstream providers, as the server composes it: the catalog, the routes, the login page's buttons and the ID token's `idp`. */
@@ -30,7 +32,7 @@ export async function connectorFeature(deps: ConnectorFeatureDeps) {
   const collections = connectorCollections(deps.connection);
   await ensureConnectorIndexes(collections);
   // Plain-http upstreams (a provider on the developer's machine) only outside production.
-  const upstreams = new Upstreams(settings.issuer, !settings.production);
+  const upstreams = new Upstreams(settings.issuer, !settings.production, deps.outboundFetch);
   const catalog = new ConnectorCatalog(collections, deps.sealer, upstreams, settings.production);
   const federation = new Federation(collections, accounts, events, settings.registration === 'open');
   const signIns = new FederatedSignIns(collections.signIns, settings.ttl.grant);

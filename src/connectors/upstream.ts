@@ -26,22 +26,27 @@ export class UpstreamError extends Error {
   }
 }
 
-const { upstreamTimeoutSeconds, discoveryCacheMs } = defaults.connectors;
+const { discoveryCacheMs } = defaults.connectors;
+
+/** How requests to upstreams leave the server (oidc-provider's guarded fetch, see src/connectors/index.ts). */
+export type OutboundFetch = client.CustomFetch;
 
 /**
  * The relying-party side of a connector, through openid-client: discovery (cached per
  * connector version), PKCE, state and nonce, ID token validation (iss, aud, exp, nonce,
  * signature against the issuer's JWKS) and the RFC 9207 `iss` response parameter.
- * Plain-http upstreams only outside production.
+ * Plain-http upstreams only outside production; every request goes through `fetch`.
  */
 export class Upstreams {
   readonly #issuer: string;
   readonly #allowHttp: boolean;
+  readonly #fetch: OutboundFetch;
   readonly #cache = new Map<string, { at: number; config: Promise<client.Configuration> }>();
 
-  constructor(issuer: string, allowHttp: boolean) {
+  constructor(issuer: string, allowHttp: boolean, fetch: OutboundFetch) {
     this.#issuer = issuer;
     this.#allowHttp = allowHttp;
+    this.#fetch = fetch;
   }
 
   /** Fetches the discovery document once, so a bad issuer is refused when it is registered. */
@@ -109,7 +114,7 @@ export class Upstreams {
     const execute = this.#allowHttp ? [client.allowInsecureRequests] : [];
     if (connector.type === 'oidc') {
       return client.discovery(new URL(connector.issuer), connector.client_id, undefined, client.ClientSecretBasic(secret), {
-        execute, timeout: upstreamTimeoutSeconds,
+        execute, [client.customFetch]: this.#fetch,
       });
     }
     const config = new client.Configuration({
@@ -117,7 +122,7 @@ export class Upstreams {
       authorization_endpoint: connector.authorization_endpoint,
       token_endpoint: connector.token_endpoint,
     }, connector.client_id, undefined, client.ClientSecretPost(secret));
-    config.timeout = upstreamTimeoutSeconds;
+    config[client.customFetch] = this.#fetch;
     for (const step of execute) step(config);
     return config;
   }

@@ -119,10 +119,21 @@ describe('bad connector input', () => {
     expect((await call('DELETE', '/connectors/nope')).status).toBe(404);
   });
 
+  it('cannot reach a loopback issuer unless OUTBOUND_PRIVATE_NETWORKS allows it (the SSRF guard of outbound requests)', async () => {
+    const guarded = await startServer();
+    try {
+      const res = await api(guarded.issuer, await adminToken(guarded.issuer), 'POST', '/connectors', oidcConnector());
+      expect(res.status).toBe(400);
+      expect(String(res.body.error_description)).toMatch(/^issuer: discovery failed/);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   it('refuses a plain-http issuer or endpoint in production', async () => {
     const key = randomBytes(32);
     const catalog = new ConnectorCatalog(
-      connectorCollections(server.accounts.model.db), new KeySealer(key), new Upstreams('https://id.example.com', false), true,
+      connectorCollections(server.accounts.model.db), new KeySealer(key), new Upstreams('https://id.example.com', false, (url, options) => fetch(url, options as RequestInit)), true,
     );
     const common = { name: 'Prod', enabled: true, client_id: 'x', client_secret: 'y' };
     await expect(catalog.create({ ...common, type: 'oidc', issuer: 'http://idp.example.com', scopes: 'openid' }))

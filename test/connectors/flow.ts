@@ -46,7 +46,8 @@ export class FederatedBrowser {
     });
     const step = await this.agent.follow(url, this.rp.redirectUri);
     const html = await step.res.text();
-    this.uid = /\/interaction\/([\w-]+)\//.exec(html)![1]!;
+    // No interaction when the browser is still signed in: the app gets its answer at once.
+    this.uid = /\/interaction\/([\w-]+)\//.exec(html)?.[1] ?? '';
     return { status: step.res.status, html, url: step.url };
   }
 

@@ -215,6 +215,17 @@ describe('accounts that may not sign in', () => {
     expect(page!.html).toContain('disabled');
   });
 
+  it('revoking the user ends a session started through a connector, as it ends a password one', async () => {
+    const browser = new FederatedBrowser(server.issuer, rp);
+    const { tokens } = await signIn({ sub: 'revoked-1', email: 'revoked@corp.test', email_verified: true }, browser);
+    // Still signed in: the app gets its answer without a sign-in page.
+    expect((await browser.open()).url.startsWith(rp.redirectUri)).toBe(true);
+    expect((await call('POST', `/users/${tokens!.claims()!.sub}/revoke`, {})).status).toBe(200);
+    const after = await browser.open();
+    expect(after.html).toContain('name="password"');
+    expect(after.html).toContain('Continue with Acme SSO');
+  });
+
   it('with REGISTRATION=closed, a new upstream user is refused with a clear message', async () => {
     const closed = await startServer({ env: { OUTBOUND_PRIVATE_NETWORKS: 'true', REGISTRATION: 'closed' } });
     try {

@@ -1,7 +1,7 @@
 /** Scopes we understand and the ID token / userinfo claims each one releases. */
 export const claimsByScope = {
-  // `amr` (how the user signed in, RFC 8176) and `idp` (the upstream provider of a federated sign-in) come with the ID token.
-  openid: ['sub', 'amr', 'idp'],
+  // `idp`: the upstream provider of a sign-in through a connector (src/connectors/).
+  openid: ['sub', 'idp'],
   profile: ['preferred_username', 'name'],
   email: ['email', 'email_verified'],
 } as const;

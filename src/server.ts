@@ -124,6 +124,7 @@ export async function createServer(
     settings, connection, sealer, accounts, events, throttle,
     // Called only once requests flow, by when `providers` below exists.
     outboundFetch: (url, options) => fetchRequest(providers.provider, url, options),
+    hasSecondFactor: (accountId) => twoStep.factors.hasFactor(accountId),
   });
   const keyRing = await KeyRing.open({
     collection: keySetCollection(connection), sealer, timing: keyTiming(settings), events, warn: (message) => logger.warn(message),

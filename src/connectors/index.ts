@@ -24,6 +24,8 @@ export interface ConnectorFeatureDeps {
   throttle: LoginThrottle;
   /** Requests to upstream providers: through oidc-provider's, so OUTBOUND_PRIVATE_NETWORKS and its SSRF guard apply alike. */
   outboundFetch: OutboundFetch;
+  /** Whether the account has a second factor (an authenticator app or a passkey). */
+  hasSecondFactor: (accountId: string) => Promise<boolean>;
 }
 
 /** Sign-in through upstream providers, as the server composes it: the catalog, the routes, the login page's buttons and the ID token's `idp`. */
@@ -46,7 +48,7 @@ export async function connectorFeature(deps: ConnectorFeatureDeps) {
     identities: new LinkedIdentities(collections, events),
     idTokenClaims,
     routes: (providers: ProviderSource) => connectorRoutes({
-      providers, catalog, upstreams, federation, signIns, credentials: { accounts, throttle, events },
+      providers, catalog, upstreams, federation, signIns, credentials: { accounts, throttle, events }, hasSecondFactor: deps.hasSecondFactor,
     }),
     /** The "Continue with …" buttons of the login page. */
     async loginOptions(uid: string) {

@@ -8,7 +8,8 @@ import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import { renderInteractionErrors } from '../interactions/routes.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
-import { signInSecond } from '../revocation/cutoff.js';
+import { dateSince } from '../mfa/pending.js';
+import { versionOf } from '../revocation/cutoff.js';
 import { checkCredentials, type CredentialCheckDeps } from '../security/credential-check.js';
 import type { ConnectorCatalog } from './catalog.js';
 import type { FederatedSignIns } from './federated-sign-ins.js';
@@ -23,11 +24,14 @@ export interface ConnectorRouteDeps {
   federation: Federation;
   signIns: FederatedSignIns;
   credentials: CredentialCheckDeps;
+  hasSecondFactor: (accountId: string) => Promise<boolean>;
 }
 
 const EXPIRED = 'This sign-in has expired or was already completed. Start again from the app.';
 const WRONG_PASSWORD = 'That is not the password of this account.';
+const HAS_SECOND_STEP = 'This account uses two-step verification, so it cannot be linked here. Sign in with your password and your second step instead.';
 const LOCKED_OUT = 'Too many failed attempts. Try again later.';
+const CHANGED = 'Your account changed during this sign-in. Sign in again.';
 const BUSY = 'We are handling a lot of sign-ins right now. Please try again in a moment.';
 
 const linkForm = z.object({ password: z.string().min(1).max(1024) });
@@ -88,6 +92,7 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
     const { uid } = await loginInteraction(ctx);
     const link = await pendingLink(uid);
     if (!link) return failed(ctx, uid, EXPIRED, 400);
+    if (await deps.hasSecondFactor(link.record.account_id)) return failed(ctx, uid, HAS_SECOND_STEP, 403);
     return showLink(ctx, uid, link);
   });
 
@@ -99,6 +104,8 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
     if (!input.success) return showLink(ctx, uid, link, WRONG_PASSWORD, 400);
     const account = await deps.credentials.accounts.model.findById(link.record.account_id, { username: 1 }).lean();
     if (!account) return failed(ctx, uid, EXPIRED, 400);
+    // A password alone must not take over an account that asks for more.
+    if (await deps.hasSecondFactor(account._id)) return failed(ctx, uid, HAS_SECOND_STEP, 403);
     const check = await checkCredentials(deps.credentials, account.username, input.data.password, origin(ctx));
     if (check.outcome === 'locked' || check.outcome === 'busy') {
       ctx.set('Retry-After', String(check.retryAfterSeconds));
@@ -120,7 +127,9 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
       return ctx.redirect(`/interaction/${uid}/link`);
     }
     const { account } = outcome;
-    const ts = await signInSecond(account);
+    // Dated like every sign-in (dateSince): refused if the account changed (revoked, disabled) since it was read.
+    const ts = await dateSince(deps.credentials.accounts.model, account._id, { version: versionOf(account) });
+    if (ts === undefined) return failed(ctx, uid, CHANGED, 409);
     await deps.signIns.record(account._id, ts, connector.name);
     return providers.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: account._id, amr: ['fed'], ts } }, { mergeWithLastSubmission: false });
   }

@@ -6,6 +6,7 @@ import { adminToken, api } from '../admin/support.js';
 import { createUser, registerClient, type RegisteredClient } from '../support/relying-party.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { UserAgent } from '../support/user-agent.js';
+import { appCode, signInThroughSteps } from '../support/two-step.js';
 import { FederatedBrowser } from './flow.js';
 import { withOidcConnector, type OidcSetup } from './setup.js';
 import { startOidcUpstream, type OidcUpstream } from './upstreams.js';
@@ -61,6 +62,13 @@ describe('signing in through an OpenID Connect provider', () => {
     expect(account!.username).toMatch(/^newbie-[0-9a-f]{6}$/);
   });
 
+  it('an app that demands a second step asks for it after a provider sign-in too', async () => {
+    const strict = await registerClient(server, { require_mfa: true } as Record<string, unknown>);
+    const { page, tokens } = await signIn({ sub: 'strict-1', email: 'strict@corp.test', email_verified: true }, new FederatedBrowser(server.issuer, strict));
+    expect(tokens).toBeUndefined();
+    expect(page!.html).toContain('Set up two-step verification');
+  });
+
   it('a password sign-in keeps amr pwd and no idp', async () => {
     const { codeFlow } = await import('../support/relying-party.js');
     const user = await createUser(server);
@@ -90,6 +98,18 @@ describe('an upstream email that is already an account here', () => {
     // Linked now: the next sign-in goes straight in.
     const next = await signIn({ sub: 'collide-1', email: local.email, email_verified: true });
     expect(next.tokens!.claims()!.sub).toBe(local.sub);
+  });
+
+  it('an account with two-step verification is not linked by its password alone', async () => {
+    const local = await createUser(server);
+    const strict = await registerClient(server, { require_mfa: true } as Record<string, unknown>);
+    await signInThroughSteps(strict, local, { enrol: appCode });
+    const { page, browser } = await signIn({ sub: 'two-step-1', email: local.email, email_verified: true });
+    expect(page!.status).toBe(403);
+    expect(page!.html).toContain('two-step verification');
+    const forced = await browser.submit(`/interaction/${browser.uid}/link`, { password: local.password });
+    expect(forced.page!.status).toBe(403);
+    expect(await identities().countDocuments({ sub: 'two-step-1' })).toBe(0);
   });
 
   it('starting over instead of typing the password leaves the account unlinked', async () => {

@@ -30,6 +30,7 @@ import { Devices } from './account/devices.js';
 import { accountCenterClient } from './account/first-party.js';
 import { ApiAccess } from './apis/access.js';
 import { connectorFeature } from './connectors/index.js';
+import { checkSecondStep } from './mfa/second-step-check.js';
 import { ApiCatalog } from './apis/catalog.js';
 import { registerConfiguredApi } from './apis/configured-api.js';
 import { describeApi } from './apis/describe.js';
@@ -124,7 +125,10 @@ export async function createServer(
     settings, connection, sealer, accounts, events, throttle,
     // Called only once requests flow, by when `providers` below exists.
     outboundFetch: (url, options) => fetchRequest(providers.provider, url, options),
-    hasSecondFactor: (accountId) => twoStep.factors.hasFactor(accountId),
+    secondFactor: {
+      has: (accountId) => twoStep.factors.hasFactor(accountId),
+      check: (account, input, origin) => checkSecondStep({ factors: twoStep.factors, throttle, limits, events }, account, input, origin),
+    },
   });
   const keyRing = await KeyRing.open({
     collection: keySetCollection(connection), sealer, timing: keyTiming(settings), events, warn: (message) => logger.warn(message),

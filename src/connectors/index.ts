@@ -12,7 +12,7 @@ import { FederatedSignIns } from './federated-sign-ins.js';
 import { Federation } from './federation.js';
 import { LinkedIdentities } from './identities.js';
 import { connectorCollections, ensureConnectorIndexes } from './records.js';
-import { connectorRoutes } from './routes.js';
+import { connectorRoutes, type SecondFactor } from './routes.js';
 import { Upstreams, type OutboundFetch } from './upstream.js';
 
 export interface ConnectorFeatureDeps {
@@ -24,8 +24,8 @@ export interface ConnectorFeatureDeps {
   throttle: LoginThrottle;
   /** Requests to upstream providers: through oidc-provider's, so OUTBOUND_PRIVATE_NETWORKS and its SSRF guard apply alike. */
   outboundFetch: OutboundFetch;
-  /** Whether the account has a second factor (an authenticator app or a passkey). */
-  hasSecondFactor: (accountId: string) => Promise<boolean>;
+  /** The second step a link asks of an account that has one. */
+  secondFactor: SecondFactor;
 }
 
 /** Sign-in through upstream providers, as the server composes it: the catalog, the routes, the login page's buttons and the ID token's `idp`. */
@@ -48,7 +48,7 @@ export async function connectorFeature(deps: ConnectorFeatureDeps) {
     identities: new LinkedIdentities(collections, events),
     idTokenClaims,
     routes: (providers: ProviderSource) => connectorRoutes({
-      providers, catalog, upstreams, federation, signIns, credentials: { accounts, throttle, events }, hasSecondFactor: deps.hasSecondFactor,
+      providers, catalog, upstreams, federation, signIns, credentials: { accounts, throttle, events }, secondFactor: deps.secondFactor,
     }),
     /** The "Continue with …" buttons of the login page. */
     async loginOptions(uid: string) {

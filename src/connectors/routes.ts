@@ -14,6 +14,8 @@ import { checkCredentials, type CredentialCheckDeps } from '../security/credenti
 import type { ConnectorCatalog } from './catalog.js';
 import type { FederatedSignIns } from './federated-sign-ins.js';
 import type { FederatedOutcome, Federation } from './federation.js';
+import type { AccountRecord } from '../db/models/account.js';
+import type { SecondStepCheck, SecondStepInput } from '../mfa/second-step-check.js';
 import type { ConnectorRecord, PendingRecord, UpstreamProfile } from './records.js';
 import { UpstreamError, type Upstreams } from './upstream.js';
 
@@ -24,17 +26,23 @@ export interface ConnectorRouteDeps {
   federation: Federation;
   signIns: FederatedSignIns;
   credentials: CredentialCheckDeps;
-  hasSecondFactor: (accountId: string) => Promise<boolean>;
+  secondFactor: SecondFactor;
+}
+
+/** The account's second step, as the sign-in asks it (src/mfa/second-step-check.ts). */
+export interface SecondFactor {
+  has(accountId: string): Promise<boolean>;
+  check(account: AccountRecord, input: SecondStepInput, origin: { ip: string; userAgent?: string }): Promise<SecondStepCheck>;
 }
 
 const EXPIRED = 'This sign-in has expired or was already completed. Start again from the app.';
 const WRONG_PASSWORD = 'That is not the password of this account.';
-const HAS_SECOND_STEP = 'This account uses two-step verification, so it cannot be linked here. Sign in with your password and your second step instead.';
+const WRONG_CODE = 'That code is not right. Try again.';
 const LOCKED_OUT = 'Too many failed attempts. Try again later.';
 const CHANGED = 'Your account changed during this sign-in. Sign in again.';
 const BUSY = 'We are handling a lot of sign-ins right now. Please try again in a moment.';
 
-const linkForm = z.object({ password: z.string().min(1).max(1024) });
+const linkForm = z.object({ password: z.string().min(1).max(1024), code: z.string().trim().max(64).optional() });
 
 /**
  * "Continue with …": the round trip to an upstream provider. The request is stored
@@ -92,7 +100,6 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
     const { uid } = await loginInteraction(ctx);
     const link = await pendingLink(uid);
     if (!link) return failed(ctx, uid, EXPIRED, 400);
-    if (await deps.hasSecondFactor(link.record.account_id)) return failed(ctx, uid, HAS_SECOND_STEP, 403);
     return showLink(ctx, uid, link);
   });
 
@@ -104,14 +111,22 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
     if (!input.success) return showLink(ctx, uid, link, WRONG_PASSWORD, 400);
     const account = await deps.credentials.accounts.model.findById(link.record.account_id, { username: 1 }).lean();
     if (!account) return failed(ctx, uid, EXPIRED, 400);
-    // A password alone must not take over an account that asks for more.
-    if (await deps.hasSecondFactor(account._id)) return failed(ctx, uid, HAS_SECOND_STEP, 403);
     const check = await checkCredentials(deps.credentials, account.username, input.data.password, origin(ctx));
     if (check.outcome === 'locked' || check.outcome === 'busy') {
       ctx.set('Retry-After', String(check.retryAfterSeconds));
       return showLink(ctx, uid, link, check.outcome === 'locked' ? LOCKED_OUT : BUSY, check.outcome === 'locked' ? 429 : 503);
     }
     if (check.outcome === 'invalid' || check.account._id !== link.record.account_id) return showLink(ctx, uid, link, WRONG_PASSWORD, 401);
+    // A password alone does not prove an account that asks for more: its second step too.
+    if (link.secondStep) {
+      const code = input.data.code ?? '';
+      const second = await deps.secondFactor.check(check.account, { kind: /^\d+$/.test(code) ? 'totp' : 'recovery', code }, origin(ctx));
+      if (second.outcome === 'locked') {
+        ctx.set('Retry-After', String(second.retryAfterSeconds));
+        return showLink(ctx, uid, link, LOCKED_OUT, 429);
+      }
+      if (second.outcome === 'invalid') return showLink(ctx, uid, link, WRONG_CODE, 401);
+    }
     // Claimed once: two submissions of the right password link once.
     if ((await pending.deleteOne({ _id: uid, stage: 'link' })).deletedCount !== 1) return failed(ctx, uid, EXPIRED, 400);
     const outcome = await federation.link(link.connector, link.record.profile, check.account._id, origin(ctx));
@@ -138,7 +153,7 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
     const record = await pending.findOne({ _id: uid, stage: 'link', expires_at: { $gt: new Date() } });
     if (record?.stage !== 'link') return undefined;
     const connector = await catalog.find(record.connector_id);
-    return connector ? { record, connector } : undefined;
+    return connector ? { record, connector, secondStep: await deps.secondFactor.has(record.account_id) } : undefined;
   }
 
   async function loginInteraction(ctx: Context) {
@@ -150,12 +165,12 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
   return router;
 }
 
-type PendingLink = { record: Extract<PendingRecord, { stage: 'link' }>; connector: ConnectorRecord };
+type PendingLink = { record: Extract<PendingRecord, { stage: 'link' }>; connector: ConnectorRecord; secondStep: boolean };
 
 function showLink(ctx: Context, uid: string, link: PendingLink, error?: string, status = 200) {
   ctx.status = status;
   return renderPage(ctx, 'connector-link', {
-    title: 'Link your account', connectorName: link.connector.name, email: link.record.profile.email, error,
+    title: 'Link your account', connectorName: link.connector.name, email: link.record.profile.email, error, secondStep: link.secondStep,
     action: `/interaction/${uid}/link`, backUrl: `/interaction/${uid}`,
   });
 }

@@ -100,16 +100,27 @@ describe('an upstream email that is already an account here', () => {
     expect(next.tokens!.claims()!.sub).toBe(local.sub);
   });
 
-  it('an account with two-step verification is not linked by its password alone', async () => {
+  it('an account with two-step verification is linked only with its password and its second step', async () => {
     const local = await createUser(server);
     const strict = await registerClient(server, { require_mfa: true } as Record<string, unknown>);
-    await signInThroughSteps(strict, local, { enrol: appCode });
+    let secret = '';
+    await signInThroughSteps(strict, local, { enrol: (shown) => { secret = shown; return appCode(shown); } });
     const { page, browser } = await signIn({ sub: 'two-step-1', email: local.email, email_verified: true });
-    expect(page!.status).toBe(403);
-    expect(page!.html).toContain('two-step verification');
-    const forced = await browser.submit(`/interaction/${browser.uid}/link`, { password: local.password });
-    expect(forced.page!.status).toBe(403);
+    expect(page!.html).toContain('Code from your authenticator app');
+    const link = `/interaction/${browser.uid}/link`;
+
+    const passwordOnly = await browser.submit(link, { password: local.password });
+    expect(passwordOnly.page!.status).toBe(401);
+    const wrongCode = await browser.submit(link, { password: local.password, code: '000000' });
+    expect(wrongCode.page!.status).toBe(401);
+    expect(wrongCode.page!.html).toContain('That code is not right');
+    const wrongPassword = await browser.submit(link, { password: 'not-it', code: appCode(secret, 1) });
+    expect(wrongPassword.page!.status).toBe(401);
     expect(await identities().countDocuments({ sub: 'two-step-1' })).toBe(0);
+
+    const both = await browser.submit(link, { password: local.password, code: appCode(secret, 1) });
+    expect(both.tokens!.claims()).toMatchObject({ sub: local.sub, amr: ['fed'], idp: 'Acme SSO' });
+    expect(await identities().countDocuments({ sub: 'two-step-1' })).toBe(1);
   });
 
   it('starting over instead of typing the password leaves the account unlinked', async () => {

@@ -105,6 +105,8 @@ export class Upstreams {
     const cached = this.#cache.get(key);
     if (cached && Date.now() - cached.at < discoveryCacheMs) return cached.config;
     const config = this.#build(upstream);
+    // One entry per connector: an older version's configuration goes when a newer one is built.
+    for (const old of this.#cache.keys()) if (old.startsWith(`${upstream.connector._id}:`)) this.#cache.delete(old);
     this.#cache.set(key, { at: Date.now(), config });
     config.catch(() => this.#cache.delete(key));
     return config;

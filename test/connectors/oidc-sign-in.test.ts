@@ -48,6 +48,27 @@ describe('signing in through an OpenID Connect provider', () => {
     expect(JSON.stringify(events)).not.toMatch(/access_token|id_token|eyJ/);
   });
 
+  it('two first sign-ins of one upstream user at once make one account', async () => {
+    // No email: the unique email index cannot be what stops a second account.
+    upstream.user = { sub: 'race-1', preferred_username: 'racer' };
+    const browsers = [new FederatedBrowser(server.issuer, rp), new FederatedBrowser(server.issuer, rp), new FederatedBrowser(server.issuer, rp)];
+    const answers = await Promise.all(browsers.map(async (browser) => {
+      await browser.open();
+      return browser.toUpstream('Acme SSO');
+    }));
+    const outcomes = await Promise.all(browsers.map((browser, i) => browser.back(answers[i]!)));
+    const subs = new Set(outcomes.map((outcome) => outcome.tokens?.claims()?.sub ?? outcome.page?.html.slice(0, 80)));
+    expect(await server.accounts.model.countDocuments({ username: { $regex: '^racer' } })).toBe(1);
+    expect(await identities().countDocuments({ sub: 'race-1' })).toBe(1);
+    const account = await server.accounts.model.findOne({ username: { $regex: '^racer' } }).lean();
+    // Each browser ends in that account, or (while it was being created) on a page asking to try again.
+    for (const outcome of outcomes) {
+      if (outcome.tokens) expect(outcome.tokens.claims()!.sub).toBe(account!._id);
+      else expect(outcome.page!.html).toContain('try again');
+    }
+    expect(subs.has(account!._id)).toBe(true);
+  });
+
   it('signs a returning upstream user in to the same account, whatever their upstream email is now', async () => {
     const first = await signIn({ sub: 'back-1', email: 'back@corp.test', email_verified: true, preferred_username: 'back' });
     const again = await signIn({ sub: 'back-1', email: 'elsewhere@corp.test', email_verified: true, preferred_username: 'back' });

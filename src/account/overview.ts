@@ -2,6 +2,7 @@
 import { defaults } from '../../config/defaults.js';
 import type { AccountRecord } from '../db/models/account.js';
 import type { SecurityEventRecord, SecurityEventType } from '../db/models/security-event.js';
+import { lastTokenIssue } from '../oidc/grant-history.js';
 import { parsePayload, type ArtifactStore, type GrantPayload, type SessionPayload } from '../oidc/store.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
@@ -61,19 +62,10 @@ export async function connectedApps(deps: OverviewDeps, accountId: string): Prom
         return api.scopes.length > 0 ? `${api.name}: ${api.scopes.join(', ')}` : api.name;
       })),
       firstAuthorizedAt: fromEpoch(grant.iat)!,
-      lastUsedAt: await lastUse(deps.store, grant.jti),
+      lastUsedAt: fromEpoch(await lastTokenIssue(deps.store, grant.jti)),
     };
   }));
   return apps.sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** The newest token issued under the grant (a code exchange or a refresh). JWT access tokens
- * are not stored; each comes with a refresh token or from a stored code, so this dates them. */
-async function lastUse(store: ArtifactStore, grantId: string): Promise<Date | undefined> {
-  const docs = await Promise.all(['RefreshToken', 'AccessToken', 'AuthorizationCode'].map((model) =>
-    store.collection(model).find({ grantId }, { projection: { payload: 1 } }).toArray()));
-  const newest = Math.max(0, ...docs.flat().map((doc) => parsePayload<{ iat?: number }>(doc).iat ?? 0));
-  return newest > 0 ? fromEpoch(newest) : undefined;
 }
 
 /** The user's live browser sessions (not those a cut-off ended), newest sign-in first. */

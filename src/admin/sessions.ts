@@ -4,6 +4,7 @@ import type { AccountRecord } from '../db/models/account.js';
 import type { AdminDeps, GrantPayload, SessionPayload } from './deps.js';
 import { auditOf, parsePayload } from './deps.js';
 import { notFound, parse, reply } from './http.js';
+import { lastRefreshIssue } from '../oidc/grant-history.js';
 import { predatesCutOff } from '../revocation/cutoff.js';
 import { endUserPast, revokeUserFromClient } from '../revocation/user-past.js';
 import { pathId, revokeRequest } from './schemas.js';
@@ -78,10 +79,7 @@ function sessionView(session: SessionPayload) {
 async function grantView(deps: AdminDeps, grant: GrantPayload) {
   const scopes = new Set((grant.openid?.scope ?? '').split(' ').filter(Boolean));
   for (const scope of Object.values(grant.resources ?? {})) for (const s of scope.split(' ').filter(Boolean)) scopes.add(s);
-  // A rotated refresh token (rotations > 0) was issued by a refresh; the newest one dates the last refresh.
-  const tokens = await deps.store.collection('RefreshToken')
-    .find({ grantId: grant.jti, rotations: { $gt: 0 } }, { projection: { payload: 1 } }).toArray();
-  const lastIssue = Math.max(0, ...tokens.map((doc) => parsePayload<{ iat?: number }>(doc).iat ?? 0));
+  const lastRefresh = await lastRefreshIssue(deps.store, grant.jti);
   return {
     id: grant.jti,
     client_id: grant.clientId,
@@ -89,7 +87,7 @@ async function grantView(deps: AdminDeps, grant: GrantPayload) {
     resources: Object.keys(grant.resources ?? {}),
     created_at: epochToIso(grant.iat),
     expires_at: epochToIso(grant.exp),
-    last_refresh_at: lastIssue > 0 ? epochToIso(lastIssue) : undefined,
+    last_refresh_at: epochToIso(lastRefresh),
   };
 }
 

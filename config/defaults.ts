@@ -185,6 +185,18 @@ export const defaults = {
     /** Failures and lockout history are forgotten this long after the last one ("failure reset time"). */
     failureResetSeconds: 12 * 60 * 60,
   },
+  /** Security events (the `events` collection): MongoDB's TTL monitor deletes each this many
+   * days after it happened, so the audit trail stays bounded whoever causes the events. */
+  events: {
+    retentionDays: 90,
+  },
+  /** Data migrations (src/db/migrations.ts): each runs once per database, claimed by one instance. */
+  migrations: {
+    /** A claim not renewed for this long is taken over: the instance that held it is gone. */
+    leaseSeconds: 60,
+    /** How often a running migration renews its claim, and a waiting instance looks again. */
+    pollMs: 500,
+  },
   /** The account center (/account) and its API: a first-party client of this server. */
   account: {
     /** The account center's client id at this provider. */

@@ -7,9 +7,10 @@ import fetchRequest from 'oidc-provider/lib/helpers/fetch_request.js';
 import { defaults } from '../config/defaults.js';
 import type { KeyMaterial, KeySources } from './config/keys.js';
 import type { Settings } from './config/settings.js';
-import { accountModel, ensureUniqueEmails } from './db/models/account.js';
+import { runMigrations } from './db/migrations.js';
+import { accountModel, ensureUniqueEmails, lowercaseLegacyEmails } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
-import { securityEventModel } from './db/models/security-event.js';
+import { ensureEventRetention, securityEventModel, UNUSED_EVENT_INDEXES } from './db/models/security-event.js';
 import { assets } from './http/assets.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes, Readiness } from './http/health.js';
@@ -53,6 +54,7 @@ import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { revocationResponses } from './oidc/revocation.js';
 import { exceptProviderPaths } from './oidc/routes.js';
+import { dropIndexIfPresent, dropUnusedArtifactIndexes } from './oidc/artifact-indexes.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { CutOffs } from './revocation/cutoff.js';
 import { auditRegistrations, protocolFeatures, userCodeThrottle } from './protocols/index.js';
@@ -88,6 +90,7 @@ export async function createServer(
 ): Promise<ServerParts> {
   const metrics = new Metrics();
   instrumentDatabase(connection, metrics);
+  const warn = (line: string) => logger.warn(line);
   const store = new ArtifactStore(connection);
   await store.ensureIndexes(ALL_MODELS);
   const model = accountModel(connection);
@@ -96,12 +99,19 @@ export async function createServer(
   const cutOffs = new CutOffs(model);
   const eventModel = securityEventModel(connection);
   await eventModel.createIndexes();
+  await ensureEventRetention(eventModel, settings.events.retentionDays, warn);
   const events = new SecurityEvents(eventModel, {
     logger, count: (type, detail) => metrics.securityEvent(type, detail), secret: keySources.encryptionKey,
   });
   const throttle = new LoginThrottle(connection, settings.loginThrottle);
   await throttle.ensureIndexes();
-  await ensureUniqueEmails(model, (line) => logger.warn(line));
+  // Once per database, before any instance serves (src/db/migrations.ts).
+  await runMigrations(connection, [
+    { name: 'accounts.lowercase-emails', run: () => lowercaseLegacyEmails(model, warn) },
+    { name: 'oidc.drop-unused-indexes', run: () => dropUnusedArtifactIndexes(store, ALL_MODELS, warn) },
+    { name: 'events.drop-unused-indexes', run: async () => { for (const name of UNUSED_EVENT_INDEXES) await dropIndexIfPresent(eventModel.collection, name, warn); } },
+  ], { log: (line) => logger.info(line) });
+  await ensureUniqueEmails(model, warn);
   const tokens = new OneTimeTokens(connection, model);
   await tokens.ensureIndexes();
   const limits = new RateLimits(connection);

@@ -80,6 +80,7 @@ const envSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(defaults.operations.logLevel),
   DATABASE_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(defaults.operations.databaseTimeoutMs),
+  EVENTS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(defaults.events.retentionDays),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(120_000).default(defaults.operations.shutdownGraceMs),
   DPOP_REQUIRE_NONCE: flag(false),
   REQUIRE_PAR: flag(false),
@@ -140,6 +141,8 @@ export interface Settings {
   };
   /** DPoP nonces, PAR, the device flow and dynamic client registration (docs/protocols.md). */
   protocols: ProtocolSettings;
+  /** Security events are deleted this many days after they happened. */
+  events: { retentionDays: number };
 }
 
 export interface ProtocolSettings {
@@ -244,6 +247,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       deviceFlow: e.DEVICE_FLOW === 'on',
       dynamicRegistration: e.DYNAMIC_REGISTRATION === 'on',
     },
+    events: { retentionDays: e.EVENTS_RETENTION_DAYS },
   };
   if (settings.password.argon2.memoryKiB < 8 * settings.password.argon2.parallelism) {
     throw new SettingsError('invalid setting PASSWORD_ARGON2_MEMORY_KIB: must be at least 8 KiB per lane (PASSWORD_ARGON2_PARALLELISM)');

@@ -1,5 +1,6 @@
 import type { Collection, Connection } from 'mongoose';
 
+import { artifactIndexes } from './artifact-indexes.js';
 import { RefreshChain } from './refresh-chain.js';
 
 /** One stored oidc-provider artifact. The payload is kept as JSON text because it holds
@@ -88,14 +89,10 @@ export class ArtifactStore {
     return this.#connection.collection<ArtifactDoc>(collectionName(model));
   }
 
-  /** Creates the indexes every lookup relies on; safe to call on every start. */
+  /** Creates the indexes every lookup relies on (src/oidc/artifact-indexes.ts); safe to call on every start. */
   async ensureIndexes(models: readonly string[]): Promise<void> {
     for (const model of models) {
-      await this.collection(model).createIndexes([
-        // TTL deletion lags (about a minute on mongod), so reads check expiresAt too.
-        { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 },
-        ...LOOKUP_FIELDS.map((field) => ({ key: { [field]: 1 }, name: `${field}_1`, sparse: true })),
-      ]);
+      await this.collection(model).createIndexes(artifactIndexes(model));
       if (model === 'RefreshToken') await this.#ensureSuccessorSlots();
     }
   }

@@ -11,6 +11,11 @@ describe('settings', () => {
     expect(s.apiAudience).toBe('http://localhost:3000/api');
     expect(s.ttl.accessToken).toBeLessThanOrEqual(600);
     expect(s.refreshToken).toMatchObject({ rotate: true, graceSeconds: 0 });
+    expect(s.events.retentionDays).toBe(90);
+  });
+
+  it('keeps security events EVENTS_RETENTION_DAYS days', () => {
+    expect(loadSettings({ EVENTS_RETENTION_DAYS: '30' }).events.retentionDays).toBe(30);
   });
 
   it('derives the issuer from PORT and drops a trailing slash from ISSUER', () => {
@@ -38,6 +43,9 @@ describe('settings', () => {
     ['LOGIN_MAX_FAILURES_PER_USER', '0'],
     ['LOGIN_MAX_FAILURES_PER_IP', '-1'],
     ['LOGIN_LOCKOUT_WAIT_INCREMENT', 'soon'],
+    ['EVENTS_RETENTION_DAYS', '0'],
+    ['EVENTS_RETENTION_DAYS', '1.5'],
+    ['EVENTS_RETENTION_DAYS', 'forever'],
   ])('rejects %s=%s with a message naming the setting', (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(SettingsError);
     expect(() => loadSettings({ [name]: value })).toThrow(new RegExp(`invalid setting ${name}`));

@@ -56,20 +56,47 @@ export const EMAIL_INDEX = 'email_unique';
 /**
  * One account per email address, case-insensitively: the stored email is the lower-case
  * copy (the schema lowercases on every write) under a unique sparse index (accounts
- * without email stay possible). Records written before this rule may hold mixed case or
- * duplicates: the first are lowercased here; if duplicates remain, the server starts
+ * without email stay possible). Records written before this rule may hold mixed case
+ * (lowercased once, by lowercaseLegacyEmails) or duplicates: then the server starts
  * without the index and says so, and the code paths that set an email still refuse a
  * taken one (only a race between two of them could then slip through).
  */
 export async function ensureUniqueEmails(model: AccountModel, log: (line: string) => void): Promise<void> {
-  for (const legacy of await model.find({ email: { $regex: '[A-Z]' } }, { email: 1 }).lean()) {
-    await model.updateOne({ _id: legacy._id }, { $set: { email: legacy.email!.toLowerCase() } });
-  }
   try {
     await model.collection.createIndex({ email: 1 }, { name: EMAIL_INDEX, unique: true, sparse: true });
   } catch (err) {
     if ((err as { code?: unknown }).code !== 11000) throw err;
     log('accounts: some accounts share an email address; fix them (admin API PATCH /admin/users/{id}) and restart to enforce unique emails');
+  }
+}
+
+/** Accounts read per round trip by the migration below: small enough for one reply within the database timeout. */
+const MIGRATION_PAGE = 500;
+
+/**
+ * The migration that lowercases emails stored before the schema did: run once per database
+ * (src/db/migrations.ts), in pages along `_id`, so no single query scans the collection.
+ * An address whose lower-case form another account already holds is left as it was and
+ * reported; ensureUniqueEmails then says the index could not be built.
+ */
+export async function lowercaseLegacyEmails(model: AccountModel, log: (line: string) => void): Promise<void> {
+  // The driver's own collection for updates: the schema's lowercase setter would rewrite the filter's email too.
+  const raw = model.db.collection<AccountRecord>(model.collection.collectionName);
+  let after: string | undefined;
+  for (;;) {
+    const page = await model.find(after === undefined ? {} : { _id: { $gt: after } }, { email: 1 })
+      .sort({ _id: 1 }).limit(MIGRATION_PAGE).lean();
+    for (const { _id, email } of page) {
+      if (!email || email === email.toLowerCase()) continue;
+      try {
+        await raw.updateOne({ _id, email }, { $set: { email: email.toLowerCase() } });
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 11000) throw err;
+        log(`accounts: account ${_id} keeps its mixed-case email: another account holds its lower-case form`);
+      }
+    }
+    if (page.length < MIGRATION_PAGE) return;
+    after = page.at(-1)!._id;
   }
 }
 

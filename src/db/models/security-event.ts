@@ -67,13 +67,51 @@ const schema = new Schema<SecurityEventRecord>(
   },
   { versionKey: false, collection: 'events' },
 );
+// The account center's activity list; the retention index on `at` is ensureEventRetention's.
 schema.index({ accountId: 1, at: -1 });
-schema.index({ grantId: 1 });
-schema.index({ type: 1, at: -1 });
 
 export type SecurityEventModel = Model<SecurityEventRecord>;
 
 export function securityEventModel(connection: Connection): SecurityEventModel {
   return (connection.models.SecurityEvent as SecurityEventModel | undefined)
     ?? connection.model<SecurityEventRecord>('SecurityEvent', schema);
+}
+
+/** The TTL index that bounds the collection; its expiry follows EVENTS_RETENTION_DAYS. */
+export const EVENT_RETENTION_INDEX = 'at_ttl';
+
+/** Indexes earlier versions created on `events` that no query uses (dropped by a migration). */
+export const UNUSED_EVENT_INDEXES = ['grantId_1', 'type_1_at_-1'] as const;
+
+/**
+ * Deletes security events `days` after they happened (MongoDB's TTL monitor). Created on
+ * first start; on an existing deployment whose setting changed, the expiry is changed in
+ * place (collMod), without rebuilding the index.
+ */
+export async function ensureEventRetention(model: SecurityEventModel, days: number, warn: (line: string) => void): Promise<void> {
+  const expireAfterSeconds = days * 24 * 60 * 60;
+  const existing = await existingIndexes(model);
+  const current = existing.find((index) => index.name === EVENT_RETENTION_INDEX);
+  if (!current) {
+    await model.collection.createIndex({ at: 1 }, { name: EVENT_RETENTION_INDEX, expireAfterSeconds });
+    return;
+  }
+  if (current.expireAfterSeconds === expireAfterSeconds) return;
+  try {
+    await model.db.db!.command({ collMod: model.collection.collectionName, index: { name: EVENT_RETENTION_INDEX, expireAfterSeconds } });
+  } catch (err) {
+    if ((err as { codeName?: unknown }).codeName !== 'CommandNotFound') throw err;
+    // A MongoDB-compatible server without collMod: the old retention stays, and the operator is told.
+    warn(`events: EVENTS_RETENTION_DAYS=${days} not applied, events are still kept ${(current.expireAfterSeconds ?? 0) / 86_400} days (the database has no collMod command)`);
+  }
+}
+
+/** The collection's indexes; none when it does not exist yet (a fresh database). */
+async function existingIndexes(model: SecurityEventModel): Promise<{ name?: string; expireAfterSeconds?: number }[]> {
+  try {
+    return await model.collection.listIndexes().toArray();
+  } catch (err) {
+    if ((err as { codeName?: unknown }).codeName === 'NamespaceNotFound') return [];
+    throw err;
+  }
 }

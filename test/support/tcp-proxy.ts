@@ -29,7 +29,8 @@ const OP_MSG = 2013;
 /**
  * forward: a healthy network. hang: a partition (connections open, nothing arrives either
  * way, new connections accepted but never answered). refuse: the database host is down
- * (listener closed, open connections reset). slow: every chunk delayed.
+ * (listener closed, open connections reset). slow: wire messages delayed (`slowShare` of them,
+ * chosen at random, by `slowMs`).
  */
 export type ProxyMode = 'forward' | 'hang' | 'refuse' | 'slow';
 
@@ -42,6 +43,9 @@ export class TcpProxy {
   #port = 0;
   #faults: ArmedFault[] = [];
   slowMs = 300;
+  /** The share of messages (0–1) that `slow` delays. The driver waits for each reply before it
+   * sends the next command on a connection, so a delayed message is never overtaken. */
+  slowShare = 1;
 
   private constructor(upstream: { host: string; port: number }) {
     this.#upstream = upstream;
@@ -136,7 +140,7 @@ export class TcpProxy {
         pending = pending.subarray(message.length);
         const chosen = fault(message);
         if (chosen === 'drop') continue;
-        const wait = chosen?.delayMs ?? (this.#mode === 'slow' ? this.slowMs : 0);
+        const wait = chosen?.delayMs ?? (this.#mode === 'slow' && Math.random() < this.slowShare ? this.slowMs : 0);
         if (wait > 0) setTimeout(() => to.write(message), wait);
         else to.write(message);
       }

@@ -30,20 +30,21 @@ async function adminPost<T>(issuer: string, token: string, route: string, body: 
   return res.json() as Promise<T>;
 }
 
-/** A confidential web app using the authorization code flow, and openid-client's view of it. */
-export async function registerApp(issuer: string, token: string): Promise<RegisteredClient> {
+/** A confidential web app using the authorization code flow (and refresh tokens if asked), and openid-client's view of it. */
+export async function registerApp(issuer: string, token: string, grantTypes: string[] = ['authorization_code']): Promise<RegisteredClient> {
   const app = await adminPost<{ client_id: string; client_secret: string }>(issuer, token, '/clients', {
-    client_name: 'Sign-in bench', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'],
+    client_name: 'Sign-in bench', redirect_uris: [CALLBACK], grant_types: grantTypes, response_types: ['code'],
   });
   const config = await discover(issuer, app.client_id, { redirect_uris: [CALLBACK] }, client.ClientSecretBasic(app.client_secret));
   return { clientId: app.client_id, clientSecret: app.client_secret, redirectUri: CALLBACK, config };
 }
 
-export async function createUsers(issuer: string, token: string, count: number): Promise<Credentials[]> {
+/** Users with random passwords, and the id (the `sub`) the server gave each. */
+export async function createUsers(issuer: string, token: string, count: number): Promise<(Credentials & { id: string })[]> {
   const run = randomBytes(3).toString('hex');
   return Promise.all(Array.from({ length: count }, async (_, i) => {
     const user = { username: `bench-${run}-${i}`, password: randomBytes(15).toString('base64url') };
-    await adminPost(issuer, token, '/users', user);
-    return user;
+    const { id } = await adminPost<{ id: string }>(issuer, token, '/users', user);
+    return { ...user, id };
   }));
 }

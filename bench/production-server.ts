@@ -32,6 +32,8 @@ export async function productionSecrets(): Promise<ProductionSecrets> {
 
 export interface ProductionServer {
   issuer: string;
+  /** Where this process listens; the issuer's own address unless it serves another's issuer. */
+  url: string;
   /** From spawn to the first `/health/ready` answering 200. */
   readyMs: number;
   /** Current and peak resident set size of the server process, in bytes (Linux /proc). */
@@ -52,11 +54,13 @@ export async function imageCommand(): Promise<{ nodeArgs: string[]; entry: strin
   return { nodeArgs: argv.slice(1, -1), entry: path.join(projectRoot, argv.at(-1)!) };
 }
 
-export async function startProductionServer(mongoUri: string, secrets: ProductionSecrets): Promise<ProductionServer> {
+/** `issuer`: another instance's, as two instances behind one load balancer share it. */
+export async function startProductionServer(mongoUri: string, secrets: ProductionSecrets, options: { issuer?: string } = {}): Promise<ProductionServer> {
   const { nodeArgs, entry } = await imageCommand();
   if (!existsSync(entry)) throw new Error(`${entry} missing: run npm run build first`);
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const url = `http://127.0.0.1:${port}`;
+  const issuer = options.issuer ?? url;
   // A clean environment: the bench's own (tsx's loader in NODE_OPTIONS, npm's variables)
   // would change what the server loads and so what it weighs.
   const env = {
@@ -67,6 +71,8 @@ export async function startProductionServer(mongoUri: string, secrets: Productio
     // held to its share of the hashing gate and would be load-shed by design.
     TRUST_PROXY: 'true',
     ADMIN_CLIENT_ID: secrets.admin.clientId, ADMIN_CLIENT_SECRET: secrets.admin.clientSecret,
+    // Any free port: two instances (the soak), or another bench on the machine, must not collide.
+    METRICS_PORT: '0',
   };
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,21 +89,21 @@ export async function startProductionServer(mongoUri: string, secrets: Productio
     clearTimeout(escalate);
   };
   try {
-    await untilReady(issuer, () => child.exitCode !== null, () => output);
+    await untilReady(url, () => child.exitCode !== null, () => output);
   } catch (err) {
     await stop();
     throw err;
   }
   const readyMs = performance.now() - started;
-  return { issuer, readyMs, memory: () => residentMemory(child.pid!), cpu: () => serverCpu(child.pid!), stop };
+  return { issuer, url, readyMs, memory: () => residentMemory(child.pid!), cpu: () => serverCpu(child.pid!), stop };
 }
 
-async function untilReady(issuer: string, hasExited: () => boolean, output: () => string): Promise<void> {
+async function untilReady(url: string, hasExited: () => boolean, output: () => string): Promise<void> {
   const deadline = performance.now() + READY_TIMEOUT_MS;
   while (performance.now() < deadline) {
     if (hasExited()) throw new Error(`server exited before it was ready:\n${output().trim()}`);
     // Connection refused until it listens: that is the expected answer while it starts.
-    const status = await fetch(`${issuer}/health/ready`).then((res) => { void res.body?.cancel(); return res.status; }, () => 0);
+    const status = await fetch(`${url}/health/ready`).then((res) => { void res.body?.cancel(); return res.status; }, () => 0);
     if (status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: what sign-in, refresh and start-up cost. Starts its own MongoDB
+ * `npm run bench`: what sign-in, refresh and start-up cost, and a short soak under a slow
+ * database. `npm run bench -- soak refresh` runs only the parts named (PARTS below). Starts its own MongoDB
  * (MONGODB_URI, else mongodb-memory-server, else the jongodb emulator); each part uses a
  * database of its own on it. Start-up, idle memory and sign-in throughput run the compiled
  * server as production does, in its own process; the refresh command count runs the server
@@ -11,29 +12,42 @@ import path from 'node:path';
 
 import { startMongo } from '../src/db/embedded.js';
 import { measurePasswordHashing } from './password.js';
-import { productionSecrets } from './production-server.js';
+import { productionSecrets, type ProductionSecrets } from './production-server.js';
 import { measureRefresh } from './refresh.js';
 import { databaseUri, type Section } from './report.js';
 import { measureSignIns } from './signin.js';
+import { measureSoak } from './soak.js';
 import { measureStartup } from './startup.js';
 import { measureThroughput, MIN_RATIO } from './throughput.js';
 
+type Part = (mongoUri: string, secrets: ProductionSecrets, mongoPid: number | undefined) => Promise<Section | string>;
+
+const PARTS: Record<string, Part> = {
+  startup: (uri, secrets) => measureStartup(uri, secrets),
+  signin: (uri, secrets, pid) => measureSignIns(uri, secrets, pid),
+  password: () => measurePasswordHashing(),
+  refresh: (uri) => measureRefresh(uri),
+  throughput: (uri) => instrumentationCost(uri),
+  soak: (uri, secrets) => measureSoak(uri, secrets),
+};
+
 async function main(): Promise<void> {
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((name) => !Object.hasOwn(PARTS, name));
+  if (unknown.length > 0) throw new Error(`unknown bench part ${unknown.join(', ')}; parts: ${Object.keys(PARTS).join(', ')}`);
+  const parts = asked.length > 0 ? asked : Object.keys(PARTS);
   const mongo = await startMongo(process.env.MONGODB_URI, { dbName: 'oidc_bench', log: (msg) => console.log(msg) });
   const run = `oidc_bench_${Date.now()}`;
   const failures: string[] = [];
-  const report = (section: Section) => {
+  const report = (section: Section | string) => {
+    if (typeof section === 'string') return console.log(section);
     console.log(section.lines.join('\n'));
     failures.push(...section.failures);
   };
   try {
     console.log(`\nMongoDB: ${mongo.kind}`);
     const secrets = await productionSecrets();
-    report(await measureStartup(databaseUri(mongo.uri, `${run}_start`), secrets));
-    report(await measureSignIns(databaseUri(mongo.uri, `${run}_signin`), secrets, mongo.pid));
-    console.log(await measurePasswordHashing());
-    report(await measureRefresh(databaseUri(mongo.uri, `${run}_refresh`)));
-    report(await instrumentationCost(databaseUri(mongo.uri, `${run}_throughput`)));
+    for (const name of parts) report(await PARTS[name]!(databaseUri(mongo.uri, `${run}_${name}`), secrets, mongo.pid));
   } finally {
     await mongo.stop();
   }

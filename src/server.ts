@@ -10,7 +10,7 @@ import type { Settings } from './config/settings.js';
 import { runMigrations } from './db/migrations.js';
 import { accountModel, ensureUniqueEmails, lowercaseLegacyEmails } from './db/models/account.js';
 import { keySetCollection } from './db/models/key-set.js';
-import { ensureEventRetention, securityEventModel, UNUSED_EVENT_INDEXES } from './db/models/security-event.js';
+import { dropUnusedEventIndexes, ensureEventRetention, securityEventModel } from './db/models/security-event.js';
 import { assets } from './http/assets.js';
 import { errorBoundary } from './http/errors.js';
 import { healthRoutes, Readiness } from './http/health.js';
@@ -54,7 +54,7 @@ import { auditRefreshFamilies } from './oidc/refresh-audit.js';
 import { resourceCatalog } from './oidc/resources.js';
 import { revocationResponses } from './oidc/revocation.js';
 import { exceptProviderPaths } from './oidc/routes.js';
-import { dropIndexIfPresent, dropUnusedArtifactIndexes } from './oidc/artifact-indexes.js';
+import { dropUnusedArtifactIndexes } from './oidc/artifact-indexes.js';
 import { ALL_MODELS, ArtifactStore } from './oidc/store.js';
 import { CutOffs } from './revocation/cutoff.js';
 import { auditRegistrations, protocolFeatures, userCodeThrottle } from './protocols/index.js';
@@ -109,7 +109,7 @@ export async function createServer(
   await runMigrations(connection, [
     { name: 'accounts.lowercase-emails', run: () => lowercaseLegacyEmails(model, warn) },
     { name: 'oidc.drop-unused-indexes', run: () => dropUnusedArtifactIndexes(store, ALL_MODELS, warn) },
-    { name: 'events.drop-unused-indexes', run: async () => { for (const name of UNUSED_EVENT_INDEXES) await dropIndexIfPresent(eventModel.collection, name, warn); } },
+    { name: 'events.drop-unused-indexes', run: () => dropUnusedEventIndexes(eventModel, warn) },
   ], { log: (line) => logger.info(line) });
   await ensureUniqueEmails(model, warn);
   const tokens = new OneTimeTokens(connection, model);

@@ -87,7 +87,7 @@ async function runClaimed(records: Collection<MigrationDoc>, migration: Migratio
     await migration.run();
   } catch (err) {
     // Released at once, so the next start (of any instance) tries again without waiting out the lease.
-    await records.deleteOne({ _id: migration.name, finishedAt: { $exists: false } });
+    await records.deleteOne({ _id: migration.name, claimedAt: claim, finishedAt: { $exists: false } });
     throw err;
   } finally {
     clearInterval(renew);

@@ -1,3 +1,4 @@
+import { dropIndexes } from '../db/indexes.js';
 import { GRANT_BOUND_MODELS, type ArtifactStore } from './store.js';
 
 export interface ArtifactIndex {
@@ -49,28 +50,5 @@ export function unusedArtifactIndexes(model: string): string[] {
 
 /** The migration that removes unusedArtifactIndexes from an existing deployment. */
 export async function dropUnusedArtifactIndexes(store: ArtifactStore, models: readonly string[], warn: (line: string) => void): Promise<void> {
-  for (const model of models) {
-    for (const name of unusedArtifactIndexes(model)) await dropIndexIfPresent(store.collection(model), name, warn);
-  }
-}
-
-interface IndexedCollection {
-  collectionName: string;
-  dropIndex(name: string): Promise<unknown>;
-}
-
-/**
- * Dropping an index that is not there (a fresh database, a rerun) is no error. A
- * MongoDB-compatible server without the dropIndexes command keeps the index: it only costs
- * writes, so that is said, not fatal.
- */
-export async function dropIndexIfPresent(collection: IndexedCollection, name: string, warn: (line: string) => void): Promise<void> {
-  try {
-    await collection.dropIndex(name);
-  } catch (err) {
-    const codeName = (err as { codeName?: unknown }).codeName;
-    if (codeName === 'IndexNotFound' || codeName === 'NamespaceNotFound') return;
-    if (codeName !== 'CommandNotFound') throw err;
-    warn(`${collection.collectionName}: index ${name} is no longer used but the database cannot drop it (no dropIndexes command)`);
-  }
+  for (const model of models) await dropIndexes(store.collection(model), unusedArtifactIndexes(model), warn);
 }

@@ -1,5 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 
+import { dropIndexes, existingIndexes } from '../indexes.js';
+
 export const SECURITY_EVENT_TYPES = [
   'refresh_token.reuse_detected',
   'refresh_token.family_revoked',
@@ -80,8 +82,10 @@ export function securityEventModel(connection: Connection): SecurityEventModel {
 /** The TTL index that bounds the collection; its expiry follows EVENTS_RETENTION_DAYS. */
 export const EVENT_RETENTION_INDEX = 'at_ttl';
 
-/** Indexes earlier versions created on `events` that no query uses (dropped by a migration). */
-export const UNUSED_EVENT_INDEXES = ['grantId_1', 'type_1_at_-1'] as const;
+/** The migration that drops the indexes earlier versions created on `events` and no query uses. */
+export async function dropUnusedEventIndexes(model: SecurityEventModel, warn: (line: string) => void): Promise<void> {
+  await dropIndexes(model.collection, ['grantId_1', 'type_1_at_-1'], warn);
+}
 
 /**
  * Deletes security events `days` after they happened (MongoDB's TTL monitor). Created on
@@ -90,8 +94,7 @@ export const UNUSED_EVENT_INDEXES = ['grantId_1', 'type_1_at_-1'] as const;
  */
 export async function ensureEventRetention(model: SecurityEventModel, days: number, warn: (line: string) => void): Promise<void> {
   const expireAfterSeconds = days * 24 * 60 * 60;
-  const existing = await existingIndexes(model);
-  const current = existing.find((index) => index.name === EVENT_RETENTION_INDEX);
+  const current = (await existingIndexes(model.collection)).find((index) => index.name === EVENT_RETENTION_INDEX);
   if (!current) {
     await model.collection.createIndex({ at: 1 }, { name: EVENT_RETENTION_INDEX, expireAfterSeconds });
     return;
@@ -103,15 +106,5 @@ export async function ensureEventRetention(model: SecurityEventModel, days: numb
     if ((err as { codeName?: unknown }).codeName !== 'CommandNotFound') throw err;
     // A MongoDB-compatible server without collMod: the old retention stays, and the operator is told.
     warn(`events: EVENTS_RETENTION_DAYS=${days} not applied, events are still kept ${(current.expireAfterSeconds ?? 0) / 86_400} days (the database has no collMod command)`);
-  }
-}
-
-/** The collection's indexes; none when it does not exist yet (a fresh database). */
-async function existingIndexes(model: SecurityEventModel): Promise<{ name?: string; expireAfterSeconds?: number }[]> {
-  try {
-    return await model.collection.listIndexes().toArray();
-  } catch (err) {
-    if ((err as { codeName?: unknown }).codeName === 'NamespaceNotFound') return [];
-    throw err;
   }
 }

@@ -71,8 +71,9 @@ export async function startProductionServer(mongoUri: string, secrets: Productio
     // held to its share of the hashing gate and would be load-shed by design.
     TRUST_PROXY: 'true',
     ADMIN_CLIENT_ID: secrets.admin.clientId, ADMIN_CLIENT_SECRET: secrets.admin.clientSecret,
-    // Any free port: two instances (the soak), or another bench on the machine, must not collide.
-    METRICS_PORT: '0',
+    // The listener on, as shipped, on a free port: two instances (the soak), or another bench
+    // on the machine, must not collide.
+    METRICS_PORT: String(await freePort()),
   };
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });

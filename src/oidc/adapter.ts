@@ -119,6 +119,7 @@ export class MongoAdapter implements Adapter {
       if (typeof value === 'string') doc[field] = value;
     }
     if (typeof payload.rotations === 'number') doc.rotations = payload.rotations;
+    if (typeof payload.iat === 'number') doc.issuedAt = new Date(payload.iat * 1000);
     return doc;
   }
 

@@ -17,6 +17,8 @@ export interface ArtifactDoc {
   accountId?: string;
   clientId?: string;
   sessionUid?: string;
+  /** The payload's `iat`: what a grant's last use is read by (src/oidc/grant-history.ts). */
+  issuedAt?: Date;
   /** RefreshToken only: how many rotations precede this token in its family. */
   rotations?: number;
   /** RefreshToken only: the token (or, for a family's first token, the authorization code)

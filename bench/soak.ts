@@ -1,6 +1,6 @@
 /**
  * Soak: two production instances behind one issuer on one database, the database behind a
- * TCP proxy that holds a share of the chunks it forwards past the per-call deadline. Refresh
+ * TCP proxy that holds a share of the messages it forwards past the request's deadline. Refresh
  * chains rotate against either instance, users sign in through the forms and an
  * administrator revokes users, for a fixed time. What it counts is what a client lives with:
  * chains lost (a chain's own token refused with invalid_grant, though nobody else held it),
@@ -21,7 +21,7 @@ import { percentile } from './stats.js';
 export interface SoakOptions {
   seconds: number;
   chains: number;
-  /** Share of the chunks between server and database that the proxy holds back, and for how long. */
+  /** Share of the messages between server and database that the proxy holds back, and for how long. */
   slowShare: number;
   slowMs: number;
 }
@@ -236,8 +236,8 @@ function report(options: SoakOptions, tally: Tally, events: Record<string, numbe
   if (tally.revokedStillRefreshed > 0) failures.push(`soak: ${tally.revokedStillRefreshed} refresh tokens still refreshed after their user was revoked`);
   return {
     lines: [
-      `Soak: 2 production instances, one issuer, one database behind a proxy holding ${(options.slowShare * 100).toFixed(1)} % of the chunks ` +
-        `${options.slowMs} ms (database deadline ${defaults.operations.databaseTimeoutMs} ms per call), ${options.seconds} s, ${options.chains} refresh chains, ` +
+      `Soak: 2 production instances, one issuer, one database behind a proxy holding ${(options.slowShare * 100).toFixed(1)} % of the messages ` +
+        `${options.slowMs} ms (database budget ${defaults.operations.requestDeadlineMs} ms per request), ${options.seconds} s, ${options.chains} refresh chains, ` +
         `a sign-in every ${PAUSE.signInEveryMs / 1000} s, an admin revoke every ${PAUSE.revokeEveryMs / 1000} s:`,
       `  refreshes: ${tally.refreshes} answered 200 (${(tally.refreshes / options.seconds).toFixed(1)}/s); ` +
         `${unavailable.length} answered 503 (latency p50 ${percentile(unavailable, 50).toFixed(0)} ms, p99 ${percentile(unavailable, 99).toFixed(0)} ms); other errors: ${others}`,

@@ -8,8 +8,7 @@ import { defaults } from '../../config/defaults.js';
 import { renderPage } from '../http/render.js';
 import { renderInteractionErrors } from '../interactions/routes.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
-import { dateSince } from '../mfa/pending.js';
-import { versionOf } from '../revocation/cutoff.js';
+import { dateSignIn } from '../revocation/cutoff.js';
 import { checkCredentials, type CredentialCheckDeps } from '../security/credential-check.js';
 import type { ConnectorCatalog } from './catalog.js';
 import type { FederatedSignIns } from './federated-sign-ins.js';
@@ -142,8 +141,8 @@ export function connectorRoutes(deps: ConnectorRouteDeps): Router {
       return ctx.redirect(`/interaction/${uid}/link`);
     }
     const { account } = outcome;
-    // Dated like every sign-in (dateSince): refused if the account changed (revoked, disabled) since it was read.
-    const ts = await dateSince(deps.credentials.accounts.model, account._id, { version: versionOf(account) });
+    // Dated like every sign-in (dateSignIn): refused if the account changed (revoked, disabled) since it was read.
+    const ts = await dateSignIn(deps.credentials.accounts.model, account);
     if (ts === undefined) return failed(ctx, uid, CHANGED, 409);
     await deps.signIns.record(account._id, ts, connector.name);
     return providers.provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: account._id, amr: ['fed'], ts } }, { mergeWithLastSubmission: false });

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Collection, Connection } from 'mongoose';
 
 import { defaults } from '../../config/defaults.js';
 import { accountById, type AccountModel, type AccountRecord } from '../db/models/account.js';
-import { signInSecond, versionOf } from '../revocation/cutoff.js';
+import { dateSignIn, versionOf } from '../revocation/cutoff.js';
 
 /** What the second step must still do: prove the app (or a recovery code), or set one up. */
 export type SecondStepMode = 'verify' | 'enrol';
@@ -13,9 +12,8 @@ interface PendingDoc {
   _id: string;
   accountId: string;
   mode: SecondStepMode;
-  /** The account as the first step read it: its version and a digest of its password hash. */
+  /** The account's version as the first step read it (src/revocation/cutoff.ts). */
   version: number;
-  passwordTag: string;
   expiresAt: Date;
 }
 
@@ -46,7 +44,7 @@ export class PendingSignIns {
 
   async begin(uid: string, account: AccountRecord, mode: SecondStepMode): Promise<void> {
     const doc: PendingDoc = {
-      _id: uid, accountId: account._id, mode, version: versionOf(account), passwordTag: tag(account.passwordHash),
+      _id: uid, accountId: account._id, mode, version: versionOf(account),
       expiresAt: new Date(Date.now() + defaults.mfa.secondStepSeconds * 1000),
     };
     await this.#collection.replaceOne({ _id: uid }, doc, { upsert: true });
@@ -55,11 +53,6 @@ export class PendingSignIns {
   async find(uid: string): Promise<PendingSignIn | undefined> {
     const doc = await this.#collection.findOne({ _id: uid, expiresAt: { $gt: new Date() } });
     return doc ? { uid, accountId: doc.accountId, mode: doc.mode } : undefined;
-  }
-
-  /** After enrolment, the same sign-in goes on to verify nothing more: it is complete. */
-  async switchTo(uid: string, mode: SecondStepMode): Promise<void> {
-    await this.#collection.updateOne({ _id: uid }, { $set: { mode } });
   }
 
   /**
@@ -71,26 +64,9 @@ export class PendingSignIns {
     // Read, then claimed by the delete: of two requests racing, one deletes it and goes on.
     const doc = await this.#collection.findOne({ _id: uid, expiresAt: { $gt: new Date() } });
     if (!doc || (await this.#collection.deleteOne({ _id: uid, mode: doc.mode })).deletedCount === 0) return undefined;
-    const ts = await dateSince(this.#accounts, doc.accountId, doc);
+    // Dated as its first step would have been (dateSignIn), against the version it read then.
+    const account = await accountById(this.#accounts, doc.accountId);
+    const ts = account ? await dateSignIn(this.#accounts, { ...account, cutOffVersion: doc.version }) : undefined;
     return ts === undefined ? undefined : { accountId: doc.accountId, ts };
   }
-}
-
-/**
- * The epoch second a sign-in counts from, when the account is still as its first proof
- * read it (`basis`: its version, and with a password its hash's digest); undefined when it
- * changed since (a password change, revocation, disable) or is gone. The second is taken
- * first, then the account is read again: a change the re-read misses is dated after it.
- */
-export async function dateSince(model: AccountModel, accountId: string, basis: { version: number; passwordTag?: string }): Promise<number | undefined> {
-  const before = await accountById(model, accountId);
-  if (!before) return undefined;
-  const second = await signInSecond(before);
-  const now = await model.findById(accountId, { passwordHash: 1, disabled: 1, cutOffVersion: 1 }).lean();
-  if (!now || now.disabled || versionOf(now) !== basis.version) return undefined;
-  return basis.passwordTag === undefined || tag(now.passwordHash) === basis.passwordTag ? second : undefined;
-}
-
-function tag(passwordHash: string): string {
-  return createHash('sha256').update(passwordHash).digest('base64url');
 }

@@ -8,7 +8,7 @@ import type { Settings } from '../config/settings.js';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 
 import { accountById, type AccountModel, type AccountRecord } from '../db/models/account.js';
-import { versionOf } from '../revocation/cutoff.js';
+import { dateSignIn } from '../revocation/cutoff.js';
 import { formBody } from '../http/form.js';
 import { renderPage } from '../http/render.js';
 import type { ProviderSource } from '../oidc/provider-host.js';
@@ -20,7 +20,7 @@ import type { FactorChanges } from './factor-changes.js';
 import type { Factors } from './factors.js';
 import type { Passkeys } from './passkeys.js';
 import { mfaDemanded, MFA_REQUIRED } from './policy.js';
-import { dateSince, type PendingSignIns, type SecondStepMode } from './pending.js';
+import type { PendingSignIns, SecondStepMode } from './pending.js';
 import { checkSecondStep, type SecondStepCheckDeps } from './second-step-check.js';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -131,7 +131,7 @@ export class SecondStep {
       const owner = answer && userHandleOf(answer);
       const before = owner ? await accountById(this.#deps.accounts, owner) : null;
       const proof = before && !before.disabled ? await this.#deps.passkeys.authenticate(`login:${details.uid}`, answer!) : undefined;
-      const ts = proof && proof.accountId === before!._id ? await dateSince(this.#deps.accounts, before!._id, { version: versionOf(before!) }) : undefined;
+      const ts = proof && proof.accountId === before!._id ? await dateSignIn(this.#deps.accounts, before!) : undefined;
       if (!proof || ts === undefined) {
         ctx.status = 401;
         return renderPage(ctx, 'notice', { title: 'Sign in', heading: 'Not signed in', message: PASSKEY_REFUSED, link: `/interaction/${details.uid}`, linkLabel: 'Back to sign-in' });
